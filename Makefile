@@ -61,9 +61,11 @@ $(BUILD)/skel/%.skel.h: $(BUILD)/bpf/%.bpf.o | $(BUILD)/skel
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@.tmp && mv $@.tmp $@
 
 # ---- userspace -----------------------------------------------------------
-$(BUILD)/obj/%.o: %.c $(HDRS) $(SKELS)
+$(BUILD)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+# Only the controller embeds the BPF objects.
+$(CTL_OBJS) $(BUILD)/obj/controller/main.o: $(SKELS)
 
 $(BUILD)/libsluice.a: $(LIB_OBJS)
 $(BUILD)/libcni.a: $(CNI_OBJS)
@@ -74,18 +76,31 @@ $(ARCHIVES): | $(BUILD)
 
 $(BUILD)/sluice: $(BUILD)/obj/cni/main.o $(BUILD)/libcni.a $(BUILD)/libsluice.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+# The controller's modules find each other through weak symbols
+# (controller/kinds.h), which never pull archive members: link it whole.
+WHOLE_CTL = -Wl,--whole-archive $(BUILD)/libctl.a -Wl,--no-whole-archive
 $(BUILD)/sluiced: $(BUILD)/obj/controller/main.o $(BUILD)/libctl.a $(BUILD)/libsluice.a
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-$(BUILD)/cnictl: $(BUILD)/obj/cnictl/main.o $(BUILD)/libcnictl.a $(BUILD)/libctl.a $(BUILD)/libsluice.a
+	$(CC) $(LDFLAGS) $< $(WHOLE_CTL) $(BUILD)/libsluice.a $(LDLIBS) -o $@
+$(BUILD)/cnictl: $(BUILD)/obj/cnictl/main.o $(BUILD)/libcnictl.a $(BUILD)/libsluice.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # ---- tests -----------------------------------------------------------------
-$(BUILD)/tests/%: tests/unit/%.c $(ARCHIVES) $(HDRS)
+# Unit tests link what their name says: test_cni_* the plugin,
+# test_cnictl_* the CLI, every other one the controller.
+test_libs = $(if $(filter test_cni_%,$(1)),$(BUILD)/libcni.a,$(if $(filter test_cnictl_%,$(1)),$(BUILD)/libcnictl.a,$(WHOLE_CTL))) $(BUILD)/libsluice.a
+$(BUILD)/tests/test_cni_%: tests/unit/test_cni_%.c $(BUILD)/libcni.a $(BUILD)/libsluice.a $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(ARCHIVES) $(BUILD)/libsluice.a $(LDLIBS) -lcriterion -o $@
-$(BUILD)/tests/%: tests/datapath/%.c $(ARCHIVES) $(HDRS) $(SKELS) $(TSKELS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(call test_libs,test_cni_$*) $(LDLIBS) -lcriterion -o $@
+$(BUILD)/tests/test_cnictl_%: tests/unit/test_cnictl_%.c $(BUILD)/libcnictl.a $(BUILD)/libsluice.a $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(ARCHIVES) $(BUILD)/libsluice.a $(LDLIBS) -lcriterion -o $@
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(call test_libs,test_cnictl_$*) $(LDLIBS) -lcriterion -o $@
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libctl.a $(BUILD)/libsluice.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(call test_libs,$*) $(LDLIBS) -lcriterion -o $@
+# Datapath tests include skeletons and load them with BPF_PROG_TEST_RUN.
+$(BUILD)/tests/%: tests/datapath/%.c $(BUILD)/libsluice.a $(HDRS) $(SKELS) $(TSKELS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libsluice.a $(LDLIBS) -lcriterion -o $@
 
 unit-tests: $(UNIT_TESTS)
 dp-tests: $(DP_TESTS)
