@@ -14,7 +14,7 @@ MULTIARCH:= $(shell $(CC) -print-multiarch 2>/dev/null)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fno-strict-aliasing \
             -Iinclude -Ilib -I$(BUILD)/skel
-LDLIBS   += -lbpf -lelf -lz -lmnl -ljansson -lpthread
+LDLIBS   += -lbpf -lelf -lz -lmnl -ljansson -lyaml -lpthread
 # SAN=1: AddressSanitizer + UndefinedBehaviorSanitizer for every userspace object.
 ifeq ($(SAN),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -81,13 +81,16 @@ $(BUILD)/sluice: $(BUILD)/obj/cni/main.o $(BUILD)/libcni.a $(BUILD)/libsluice.a
 WHOLE_CTL = -Wl,--whole-archive $(BUILD)/libctl.a -Wl,--no-whole-archive
 $(BUILD)/sluiced: $(BUILD)/obj/controller/main.o $(BUILD)/libctl.a $(BUILD)/libsluice.a
 	$(CC) $(LDFLAGS) $< $(WHOLE_CTL) $(BUILD)/libsluice.a $(LDLIBS) -o $@
+# cnictl's commands and map decoders register themselves in linker sections
+# (cnictl/cnictl.h, decode.h), which never pull archive members: link it whole.
+WHOLE_CNICTL = -Wl,--whole-archive $(BUILD)/libcnictl.a -Wl,--no-whole-archive
 $(BUILD)/cnictl: $(BUILD)/obj/cnictl/main.o $(BUILD)/libcnictl.a $(BUILD)/libsluice.a
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $< $(WHOLE_CNICTL) $(BUILD)/libsluice.a $(LDLIBS) -o $@
 
 # ---- tests -----------------------------------------------------------------
 # Unit tests link what their name says: test_cni_* the plugin,
 # test_cnictl_* the CLI, every other one the controller.
-test_libs = $(if $(filter test_cni_%,$(1)),$(BUILD)/libcni.a,$(if $(filter test_cnictl_%,$(1)),$(BUILD)/libcnictl.a,$(WHOLE_CTL))) $(BUILD)/libsluice.a
+test_libs = $(if $(filter test_cni_%,$(1)),$(BUILD)/libcni.a,$(if $(filter test_cnictl_%,$(1)),$(WHOLE_CNICTL),$(WHOLE_CTL))) $(BUILD)/libsluice.a
 $(BUILD)/tests/test_cni_%: tests/unit/test_cni_%.c $(BUILD)/libcni.a $(BUILD)/libsluice.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(call test_libs,test_cni_$*) $(LDLIBS) -lcriterion -o $@

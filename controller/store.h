@@ -22,4 +22,29 @@ uint32_t model_pod_identity(const char *ns, const char *name);
 /* Labels of an identity as {"k8s:ns:..." ...}: a new reference or NULL. */
 json_t *model_identity_labels(uint32_t identity);
 
+/* ---- model-internal (feed.c, k8s_core.c, identity.c) ------------------- */
+
+/* Put obj (reference stolen, also on error) under kind/ns/name, replacing
+ * what was there. Returns 0 or -ENOMEM. */
+int store_put(const char *kind, const char *ns, const char *name, json_t *obj);
+/* Remove and return the stored object (a reference the caller owns), or
+ * NULL when there is none. */
+json_t *store_take(const char *kind, const char *ns, const char *name);
+/* Write v to path atomically (tmp file, fsync, rename, fsync dir).
+ * Returns 0 or -errno (logged). */
+int store_write_json_atomic(const char *path, json_t *v);
+/* Write <state_dir>/model/<Kind>.json for every kind changed since the last
+ * save. Returns 0 or the first -errno (logged; retried next time). */
+int store_save(const char *state_dir);
+/* Read <state_dir>/model/<kind>.json: its items (new reference, an array;
+ * empty when there is no file). Returns 0 or -errno. */
+int store_load_items(const char *state_dir, const char *kind, json_t **items);
+/* Forget everything (model_fini, tests); files are not touched. */
+void store_reset(void);
+/* Persist the store and the identities to ctl.state_dir now (feed.c; the
+ * model timer does it once a second after changes). Returns 0 or -errno. */
+int model_save(void);
+/* Forget k8s_core.c's per-pod/per-node bookkeeping (model_fini, tests). */
+void k8s_core_reset(void);
+
 #endif

@@ -7,12 +7,14 @@ set -euo pipefail
 pkgs=(
 	# build
 	make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libmnl-dev
-	libjansson-dev pkg-config linux-libc-dev
+	libjansson-dev libyaml-dev pkg-config linux-libc-dev
 	# tests
 	libcriterion-dev iproute2 iputils-ping socat netcat-openbsd python3
 	containernetworking-plugins util-linux procps jq
 	# benchmarks
 	iperf3 sockperf iptables
+	# runtime tests: a libcni driver built offline (tests/e2e/runtimes)
+	golang-go golang-github-appc-cni-dev
 )
 
 missing=()

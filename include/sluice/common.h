@@ -33,11 +33,21 @@ enum sl_reserved_identity {
 	SL_ID_REMOTE_NODE = 3, /* another node of the cluster */
 	SL_ID_FIRST_LOCAL = 256,
 };
+/* A local endpoint whose Pod object the model does not know (yet): no
+ * labels, so only policies that select everything can match it. Outside
+ * the enum so the numbers above stay append-only. (sluiced endpoints.c) */
+#define SL_ID_UNLABELLED 4
 /* Identities for CIDRs (ipBlock peers) carry this bit. */
 #define SL_ID_CIDR_FLAG (1u << 24)
 
 /* Pin layout under the pin root (default /sys/fs/bpf/sluice). */
 #define SL_PIN_PROGS_DIR "progs" /* <root>/progs/<program name>      */
 #define SL_PIN_LINKS_DIR "links" /* <root>/links/<cgroup hook name>  */
+
+/* The tc filter on a host veth (bpf_tc_attach handle and priority, both
+ * directions): the CNI plugin attaches with them, sluiced replaces the
+ * programs in place (BPF_TC_F_REPLACE) with them on an upgrade. */
+#define SL_TC_HANDLE   1
+#define SL_TC_PRIORITY 1
 
 #endif

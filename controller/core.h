@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internal seams of the sluiced core (main, server, datapath, endpoints,
+ * requests, status). Other modules use ctl.h, endpoints.h and friends. */
+#ifndef SLUICE_CORE_H
+#define SLUICE_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <jansson.h>
+
+#ifndef SL_VERSION
+#define SL_VERSION "0.1.0"
+#endif
+
+/* Set by main before anything else runs. */
+extern time_t ctl_start_time;
+/* True once the datapath is loaded and the model initialised. */
+extern bool ctl_ready;
+
+/* datapath.c: load (or reuse) and pin every program and map, attach the
+ * cgroup hooks. Returns 0 or -errno (logged). */
+int datapath_init(void);
+/* After the endpoints are loaded: if datapath_init loaded new programs,
+ * re-attach them on every endpoint's host veth; then record the build as
+ * pinned. Returns 0 or -errno. */
+int datapath_commit(void);
+/* Close our fds; pins and attachments stay (traffic goes on without us). */
+void datapath_fini(void);
+/* Attach the pinned from_pod/to_pod programs to a host veth (tc ingress /
+ * egress), replacing what is there. Returns 0 or -errno (logged). */
+int datapath_attach_veth(uint32_t ifindex, const char *ifname);
+/* Names of the maps under the pin root ("sluice_*"), for status. Calls fn
+ * for each; returns 0 or -errno. */
+int datapath_foreach_map(int (*fn)(const char *name, int fd, void *arg), void *arg);
+
+/* endpoints.c */
+int endpoints_init(void);
+void endpoints_fini(void);
+size_t endpoints_count(void);
+/* Ask the model for every endpoint's identity again (after model_init). */
+void endpoints_refresh_identities(void);
+
+/* requests.c: dispatch {"request":NAME,...}. Returns 0 or -errno with err set. */
+int requests_dispatch(const json_t *req, json_t *reply, char *err, size_t errlen);
+
+/* server.c: serve the socket until SIGTERM/SIGINT. Returns 0 or -errno. */
+int server_run(void);
+
+#endif

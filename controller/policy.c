@@ -1,0 +1,1823 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * NetworkPolicy compiler, map writer and requests. See policy.h for the
+ * contract and include/sluice/policy.h for the map layout. The compiler
+ * (polc_*) is pure; the rest connects it to the model, the maps, the
+ * debounce timer and the socket.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <sluice/metrics.h>
+#include "policy.h"
+#include "selector.h"
+
+/* ---- parsing ------------------------------------------------------------- */
+
+static int parse_proto(const char *s, uint8_t *proto)
+{
+	if (!s || !strcmp(s, "TCP"))
+		*proto = IPPROTO_TCP;
+	else if (!strcmp(s, "UDP"))
+		*proto = IPPROTO_UDP;
+	else if (!strcmp(s, "SCTP"))
+		*proto = IPPROTO_SCTP;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_ports(const json_t *ports, struct polc_rule *r, char *err, size_t errlen)
+{
+	const json_t *pt;
+	size_t i;
+
+	r->any_port = !ports || !json_array_size(ports);
+	if (r->any_port)
+		return 0;
+	r->ports = calloc(json_array_size(ports), sizeof(*r->ports));
+	if (!r->ports)
+		return -ENOMEM;
+	json_array_foreach(ports, i, pt) {
+		struct polc_port *pp = &r->ports[r->n_ports++];
+		const json_t *port = json_object_get(pt, "port");
+		const json_t *end = json_object_get(pt, "endPort");
+
+		if (parse_proto(json_string_value(json_object_get(pt, "protocol")), &pp->proto)) {
+			snprintf(err, errlen, "ports[%zu].protocol: unsupported", i);
+			return -EINVAL;
+		}
+		if (json_is_string(port))
+			pp->name = json_string_value(port);
+		else if (json_is_integer(port))
+			pp->port = (uint16_t)json_integer_value(port);
+		if (json_is_integer(end))
+			pp->end = (uint16_t)json_integer_value(end);
+	}
+	return 0;
+}
+
+static int parse_peers(const json_t *peers, struct polc_rule *r, char *err, size_t errlen)
+{
+	const json_t *peer;
+	size_t i, n;
+
+	r->any_peer = !peers || !json_array_size(peers);
+	if (r->any_peer)
+		return 0;
+	n = json_array_size(peers);
+	r->sel_pod = calloc(n, sizeof(*r->sel_pod));
+	r->sel_ns = calloc(n, sizeof(*r->sel_ns));
+	r->blocks = calloc(n, sizeof(*r->blocks));
+	if (!r->sel_pod || !r->sel_ns || !r->blocks)
+		return -ENOMEM;
+	json_array_foreach(peers, i, peer) {
+		const json_t *ipb = json_object_get(peer, "ipBlock");
+		const json_t *ex, *e;
+		struct polc_block *b;
+		size_t j;
+
+		if (!ipb) {
+			r->sel_pod[r->n_sel] = json_object_get(peer, "podSelector");
+			r->sel_ns[r->n_sel] = json_object_get(peer, "namespaceSelector");
+			r->n_sel++;
+			continue;
+		}
+		b = &r->blocks[r->n_blocks++];
+		if (sl_cidr_parse(json_string_value(json_object_get(ipb, "cidr")) ?: "", &b->cidr,
+				  true)) {
+			snprintf(err, errlen, "peer %zu: ipBlock.cidr: not a CIDR", i);
+			return -EINVAL;
+		}
+		ex = json_object_get(ipb, "except");
+		if (!json_array_size(ex))
+			continue;
+		b->except = calloc(json_array_size(ex), sizeof(*b->except));
+		if (!b->except)
+			return -ENOMEM;
+		json_array_foreach(ex, j, e) {
+			if (sl_cidr_parse(json_string_value(e) ?: "", &b->except[b->n_except], true)) {
+				snprintf(err, errlen, "peer %zu: ipBlock.except[%zu]: not a CIDR", i, j);
+				return -EINVAL;
+			}
+			b->n_except++;
+		}
+	}
+	return 0;
+}
+
+int polc_policy_parse(const json_t *obj, uint32_t index, struct polc_policy *p, char *err,
+		      size_t errlen)
+{
+	static const char *const rule_key[2] = { "egress", "ingress" };
+	static const char *const peer_key[2] = { "to", "from" };
+	const json_t *spec = json_object_get(obj, "spec");
+	const json_t *meta = json_object_get(obj, "metadata");
+	const json_t *types, *t;
+	size_t i;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	p->index = index;
+	p->obj = obj;
+	p->ns = json_string_value(json_object_get(meta, "namespace")) ?: "default";
+	p->name = json_string_value(json_object_get(meta, "name")) ?: "";
+	p->pod_sel = json_object_get(spec, "podSelector");
+	types = json_object_get(spec, "policyTypes");
+	if (json_array_size(types)) {
+		json_array_foreach(types, i, t) {
+			const char *s = json_string_value(t) ?: "";
+
+			if (!strcmp(s, "Ingress"))
+				p->isolates[SL_DIR_INGRESS] = true;
+			else if (!strcmp(s, "Egress"))
+				p->isolates[SL_DIR_EGRESS] = true;
+		}
+	} else {
+		/* The API server's default (validation fills it in; this is
+		 * for objects that bypassed it). */
+		p->isolates[SL_DIR_INGRESS] = true;
+		p->isolates[SL_DIR_EGRESS] = json_array_size(json_object_get(spec, "egress")) > 0;
+	}
+	for (int dir = 0; dir < 2; dir++) {
+		const json_t *rules = json_object_get(spec, rule_key[dir]);
+		const json_t *rule;
+
+		if (!p->isolates[dir] || !json_array_size(rules))
+			continue;
+		if (json_array_size(rules) > SL_POL_MAX_RULES) {
+			snprintf(err, errlen, "spec.%s: more than %u rules", rule_key[dir],
+				 SL_POL_MAX_RULES);
+			rc = -EINVAL;
+			goto fail;
+		}
+		p->rules[dir] = calloc(json_array_size(rules), sizeof(*p->rules[dir]));
+		if (!p->rules[dir]) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		json_array_foreach(rules, i, rule) {
+			struct polc_rule *r = &p->rules[dir][p->n_rules[dir]++];
+
+			r->policy_id = SL_POL_ID(index, i + 1);
+			rc = parse_ports(json_object_get(rule, "ports"), r, err, errlen);
+			if (!rc)
+				rc = parse_peers(json_object_get(rule, peer_key[dir]), r, err, errlen);
+			if (rc)
+				goto fail;
+		}
+	}
+	return 0;
+fail:
+	polc_policy_free(p);
+	return rc;
+}
+
+static void rule_free(struct polc_rule *r)
+{
+	free(r->ports);
+	free(r->sel_pod);
+	free(r->sel_ns);
+	for (size_t i = 0; i < r->n_blocks; i++)
+		free(r->blocks[i].except);
+	free(r->blocks);
+	free(r->ids);
+}
+
+void polc_policy_free(struct polc_policy *p)
+{
+	for (int dir = 0; dir < 2; dir++) {
+		for (size_t i = 0; i < p->n_rules[dir]; i++)
+			rule_free(&p->rules[dir][i]);
+		free(p->rules[dir]);
+		p->rules[dir] = NULL;
+		p->n_rules[dir] = 0;
+	}
+}
+
+/* ---- the world ----------------------------------------------------------- */
+
+int polc_world_index(struct polc_world *w)
+{
+	for (size_t i = 0; i < w->n_ids; i++) {
+		free(w->ids[i].pods);
+		w->ids[i].pods = NULL;
+		w->ids[i].n_pods = 0;
+	}
+	for (size_t p = 0; p < w->n_pods; p++) {
+		for (size_t i = 0; i < w->n_ids; i++) {
+			struct polc_identity *id = &w->ids[i];
+			size_t *np;
+
+			if (id->id != w->pods[p].identity)
+				continue;
+			np = realloc(id->pods, (id->n_pods + 1) * sizeof(*np));
+			if (!np)
+				return -ENOMEM;
+			id->pods = np;
+			id->pods[id->n_pods++] = p;
+			break;
+		}
+	}
+	return 0;
+}
+
+void polc_world_free(struct polc_world *w)
+{
+	for (size_t i = 0; i < w->n_policies; i++)
+		polc_policy_free(&w->policies[i]);
+	for (size_t i = 0; i < w->n_ids; i++) {
+		free(w->ids[i].pods);
+		w->ids[i].pods = NULL;
+		w->ids[i].n_pods = 0;
+	}
+}
+
+/* Namespace labels as selectors see them: the API server puts
+ * kubernetes.io/metadata.name on every Namespace; objects fed without it
+ * still match selectors on it. */
+static bool ns_selector_matches(const json_t *sel, const char *ns, const json_t *ns_labels)
+{
+	json_t *tmp;
+	bool ok;
+
+	if (json_is_string(json_object_get(ns_labels, "kubernetes.io/metadata.name")))
+		return selector_matches(sel, ns_labels);
+	tmp = ns_labels && json_is_object(ns_labels) ? json_copy((json_t *)ns_labels) : json_object();
+	if (!tmp)
+		return false;
+	json_object_set_new(tmp, "kubernetes.io/metadata.name", json_string(ns));
+	ok = selector_matches(sel, tmp);
+	json_decref(tmp);
+	return ok;
+}
+
+/* Does selector peer i of rule r (of a policy in namespace pol_ns) match
+ * identity id? podSelector alone: pods of the policy's namespace;
+ * namespaceSelector alone: every pod of the matching namespaces; both: AND. */
+static bool peer_matches(const struct polc_rule *r, size_t i, const char *pol_ns,
+			 const struct polc_identity *id)
+{
+	const json_t *ps = r->sel_pod[i], *nss = r->sel_ns[i];
+
+	if (nss) {
+		if (!ns_selector_matches(nss, id->ns, id->ns_labels))
+			return false;
+	} else if (strcmp(id->ns, pol_ns)) {
+		return false;
+	}
+	return !ps || selector_matches(ps, id->labels);
+}
+
+static int rule_ids(struct polc_world *w, const struct polc_policy *pol, struct polc_rule *r)
+{
+	if (r->ids_done)
+		return 0;
+	if (r->n_sel && w->n_ids) {
+		r->ids = calloc(w->n_ids, sizeof(*r->ids));
+		if (!r->ids)
+			return -ENOMEM;
+	}
+	for (size_t k = 0; r->n_sel && k < w->n_ids; k++) {
+		for (size_t i = 0; i < r->n_sel; i++) {
+			if (peer_matches(r, i, pol->ns, &w->ids[k])) {
+				r->ids[r->n_ids++] = (uint32_t)k;
+				break;
+			}
+		}
+	}
+	r->ids_done = true;
+	return 0;
+}
+
+/* ---- emission ------------------------------------------------------------ */
+
+static int add_entry(struct polc_ep *e, const struct pol_key *k, uint32_t policy_id)
+{
+	if (e->n_entries == e->cap_entries) {
+		size_t cap = e->cap_entries ? e->cap_entries * 2 : 64;
+		struct polc_entry *n = realloc(e->entries, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		e->entries = n;
+		e->cap_entries = cap;
+	}
+	e->entries[e->n_entries].key = *k;
+	e->entries[e->n_entries].val = (struct pol_val){ .policy_id = policy_id };
+	e->n_entries++;
+	return 0;
+}
+
+/* [lo, hi] of proto as LPM prefixes of the port: at most 30 entries. */
+static int add_range(struct polc_ep *e, struct pol_key *k, uint8_t proto, uint32_t lo,
+		     uint32_t hi, uint32_t policy_id)
+{
+	int rc;
+
+	k->proto = proto;
+	while (lo <= hi) {
+		int bits = 0;
+
+		/* Largest aligned block starting at lo that fits in [lo, hi]. */
+		while (bits < 16 && !(lo & ((2u << bits) - 1)) && lo + (2u << bits) - 1 <= hi)
+			bits++;
+		k->prefixlen = SL_POL_PREFIX_BASE + 8 + 16 - bits;
+		k->dport = htons((uint16_t)lo);
+		rc = add_entry(e, k, policy_id);
+		if (rc)
+			return rc;
+		lo += 1u << bits;
+	}
+	return 0;
+}
+
+/* Resolve a named port on one pod: every container port with that name
+ * and protocol. */
+static int add_named(struct polc_ep *e, struct pol_key *k, const struct polc_port *pp,
+		     const struct polc_pod *pod, uint32_t policy_id)
+{
+	const json_t *c, *cp;
+	size_t i, j;
+	int rc;
+
+	json_array_foreach(pod->containers, i, c) {
+		json_array_foreach(json_object_get(c, "ports"), j, cp) {
+			const char *name = json_string_value(json_object_get(cp, "name"));
+			json_int_t num = json_integer_value(json_object_get(cp, "containerPort"));
+			uint8_t proto;
+
+			if (!name || strcmp(name, pp->name) || num < 1 || num > 65535)
+				continue;
+			if (parse_proto(json_string_value(json_object_get(cp, "protocol")), &proto) ||
+			    proto != pp->proto)
+				continue;
+			rc = add_range(e, k, proto, (uint32_t)num, (uint32_t)num, policy_id);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* Which pods resolve named ports of a rule for one peer: the target itself
+ * on ingress; on egress the peer's pods (an identity's, or those whose
+ * addresses lie in a block). */
+struct named_src {
+	const struct polc_pod *target;  /* ingress */
+	const struct polc_identity *id; /* egress, identity peer */
+	const struct polc_block *block; /* egress, CIDR peer (NULL with any: every pod) */
+	bool any;
+};
+
+static bool block_has(const struct polc_block *b, const struct sl_cidr *ip)
+{
+	if (!sl_cidr_contains(&b->cidr, &ip->addr, ip->family) || b->cidr.family != ip->family)
+		return false;
+	for (size_t i = 0; i < b->n_except; i++) {
+		if (b->except[i].family == ip->family &&
+		    sl_cidr_contains(&b->except[i], &ip->addr, ip->family))
+			return false;
+	}
+	return true;
+}
+
+static int emit_rule_ports(struct polc_world *w, struct polc_ep *e, uint8_t dir, uint32_t peer,
+			   const struct polc_rule *r, const struct named_src *ns)
+{
+	struct pol_key k = { .ep_id = e->ep_id, .peer = peer, .dir = dir };
+	int rc;
+
+	if (r->any_port) {
+		k.prefixlen = SL_POL_PREFIX_BASE;
+		return add_entry(e, &k, r->policy_id);
+	}
+	for (size_t i = 0; i < r->n_ports; i++) {
+		const struct polc_port *pp = &r->ports[i];
+
+		if (pp->name) {
+			if (ns->target) {
+				rc = add_named(e, &k, pp, ns->target, r->policy_id);
+			} else if (ns->id) {
+				rc = 0;
+				for (size_t j = 0; !rc && j < ns->id->n_pods; j++)
+					rc = add_named(e, &k, pp, &w->pods[ns->id->pods[j]],
+						       r->policy_id);
+			} else {
+				rc = 0;
+				for (size_t j = 0; !rc && j < w->n_pods; j++) {
+					const struct polc_pod *pod = &w->pods[j];
+					bool in = ns->any;
+
+					for (int a = 0; !in && a < pod->n_ips; a++)
+						in = block_has(ns->block, &pod->ips[a]);
+					if (in)
+						rc = add_named(e, &k, pp, pod, r->policy_id);
+				}
+			}
+		} else if (!pp->port) {
+			k.proto = pp->proto;
+			k.dport = 0;
+			k.prefixlen = SL_POL_PREFIX_BASE + 8;
+			rc = add_entry(e, &k, r->policy_id);
+		} else {
+			rc = add_range(e, &k, pp->proto, pp->port, pp->end ? pp->end : pp->port,
+				       r->policy_id);
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- CIDR classes ---------------------------------------------------------- */
+
+/* One block of one rule that applies to the endpoint's direction. */
+struct cidr_item {
+	const struct polc_rule *rule;
+	struct polc_block block; /* borrowed except array */
+	bool any;                /* from a rule without peers */
+};
+
+struct cidr_items {
+	size_t n, cap;
+	struct cidr_item *v;
+};
+
+static int items_add(struct cidr_items *it, const struct polc_rule *r, const struct polc_block *b,
+		     bool any)
+{
+	if (it->n == it->cap) {
+		size_t cap = it->cap ? it->cap * 2 : 16;
+		struct cidr_item *n = realloc(it->v, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		it->v = n;
+		it->cap = cap;
+	}
+	it->v[it->n++] = (struct cidr_item){ .rule = r, .block = *b, .any = any };
+	return 0;
+}
+
+static bool cidr_eq(const struct sl_cidr *a, const struct sl_cidr *b)
+{
+	return a->family == b->family && a->plen == b->plen && !memcmp(&a->addr, &b->addr, 16);
+}
+
+/* a contains b (b is equal to or inside a). */
+static bool cidr_covers(const struct sl_cidr *a, const struct sl_cidr *b)
+{
+	return a->family == b->family && a->plen <= b->plen &&
+	       sl_cidr_contains(a, &b->addr, b->family);
+}
+
+/* Build the classes of one direction: every prefix that is a block or an
+ * except, valued with the set of items whose block covers it and none of
+ * whose excepts does; an LPM lookup of an address then finds exactly the
+ * items that allow it (see include/sluice/policy.h). */
+static int emit_cidrs(struct polc_world *w, struct polc_ep *e, uint8_t dir,
+		      const struct cidr_items *it, const struct polc_pod *target)
+{
+	struct sl_cidr *pfx = NULL;
+	size_t n_pfx = 0, cap = 0;
+	/* classes: sets of item indices, as bitmaps of it->n bits */
+	size_t words = (it->n + 63) / 64, n_cls = 0;
+	uint64_t *cls = NULL, *cur = NULL;
+	int rc = 0;
+
+	if (!it->n)
+		return 0;
+	for (size_t i = 0; i < it->n; i++) {
+		const struct polc_block *b = &it->v[i].block;
+
+		for (size_t j = 0; j <= b->n_except; j++) {
+			const struct sl_cidr *c = j ? &b->except[j - 1] : &b->cidr;
+			bool dup = false;
+
+			for (size_t q = 0; q < n_pfx && !dup; q++)
+				dup = cidr_eq(&pfx[q], c);
+			if (dup)
+				continue;
+			if (n_pfx == cap) {
+				struct sl_cidr *np;
+
+				cap = cap ? cap * 2 : 16;
+				np = realloc(pfx, cap * sizeof(*np));
+				if (!np) {
+					rc = -ENOMEM;
+					goto out;
+				}
+				pfx = np;
+			}
+			pfx[n_pfx++] = *c;
+		}
+	}
+	cls = calloc(n_pfx * words, sizeof(*cls));
+	cur = calloc(words, sizeof(*cur));
+	if (!cls || !cur) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t q = 0; q < n_pfx; q++) {
+		struct polc_cidr_entry ce = {};
+		bool empty = true;
+		size_t c;
+
+		memset(cur, 0, words * sizeof(*cur));
+		for (size_t i = 0; i < it->n; i++) {
+			const struct polc_block *b = &it->v[i].block;
+			bool ok = cidr_covers(&b->cidr, &pfx[q]);
+
+			for (size_t j = 0; ok && j < b->n_except; j++)
+				ok = !cidr_covers(&b->except[j], &pfx[q]);
+			if (ok) {
+				cur[i / 64] |= 1ull << (i % 64);
+				empty = false;
+			}
+		}
+		ce.key.prefixlen = SL_POL_CIDR_PREFIX_BASE + pfx[q].plen;
+		ce.key.ep_id = e->ep_id;
+		ce.key.dir = dir;
+		ce.key.family = pfx[q].family;
+		ce.key.addr = pfx[q].addr;
+		ce.val.peer = SL_POL_CLASS_NONE;
+		if (!empty) {
+			for (c = 0; c < n_cls; c++) {
+				if (!memcmp(&cls[c * words], cur, words * sizeof(*cur)))
+					break;
+			}
+			if (c == n_cls) {
+				memcpy(&cls[c * words], cur, words * sizeof(*cur));
+				n_cls++;
+				/* New class c + 1: its port entries are the
+				 * union of its items' rules. */
+				for (size_t i = 0; i < it->n && !rc; i++) {
+					struct named_src ns = { .target = target };
+
+					if (!(cur[i / 64] & (1ull << (i % 64))))
+						continue;
+					if (dir == SL_DIR_EGRESS) {
+						ns.target = NULL;
+						ns.block = &it->v[i].block;
+						ns.any = it->v[i].any;
+					}
+					rc = emit_rule_ports(w, e, dir,
+							     SL_POL_PEER_CIDR | (uint32_t)(c + 1),
+							     it->v[i].rule, &ns);
+				}
+				if (rc)
+					goto out;
+			}
+			ce.val.peer = SL_POL_PEER_CIDR | (uint32_t)(c + 1);
+		}
+		if (e->n_cidrs == e->cap_cidrs) {
+			size_t ncap = e->cap_cidrs ? e->cap_cidrs * 2 : 16;
+			struct polc_cidr_entry *n = realloc(e->cidrs, ncap * sizeof(*n));
+
+			if (!n) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			e->cidrs = n;
+			e->cap_cidrs = ncap;
+		}
+		e->cidrs[e->n_cidrs++] = ce;
+	}
+out:
+	free(pfx);
+	free(cls);
+	free(cur);
+	return rc;
+}
+
+/* ---- compile --------------------------------------------------------------- */
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct polc_entry *x = a, *y = b;
+	int c = memcmp(&x->key, &y->key, sizeof(x->key));
+
+	if (c)
+		return c;
+	return x->val.policy_id < y->val.policy_id ? -1 : x->val.policy_id > y->val.policy_id;
+}
+
+static int cidr_entry_cmp(const void *a, const void *b)
+{
+	const struct polc_cidr_entry *x = a, *y = b;
+
+	return memcmp(&x->key, &y->key, sizeof(x->key));
+}
+
+/* Sort and keep one entry per key: the lowest policy_id (sorted first). */
+static void dedup(struct polc_ep *e)
+{
+	size_t n = 0;
+
+	qsort(e->entries, e->n_entries, sizeof(*e->entries), entry_cmp);
+	for (size_t i = 0; i < e->n_entries; i++) {
+		if (n && !memcmp(&e->entries[n - 1].key, &e->entries[i].key, sizeof(struct pol_key)))
+			continue;
+		e->entries[n++] = e->entries[i];
+	}
+	e->n_entries = n;
+	qsort(e->cidrs, e->n_cidrs, sizeof(*e->cidrs), cidr_entry_cmp);
+}
+
+static const struct polc_block any_v4 = { .cidr = { .family = SL_AF_INET, .plen = 0 } };
+static const struct polc_block any_v6 = { .cidr = { .family = SL_AF_INET6, .plen = 0 } };
+
+int polc_compile_ep(struct polc_world *w, const struct polc_pod *target, uint32_t ep_id,
+		    struct polc_ep *out)
+{
+	struct cidr_items items = {};
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->ep_id = ep_id;
+	for (uint8_t dir = 0; dir < 2; dir++) {
+		items.n = 0;
+		for (size_t pi = 0; pi < w->n_policies; pi++) {
+			struct polc_policy *pol = &w->policies[pi];
+			uint32_t deny = SL_POL_ID(pol->index, 0);
+
+			if (!pol->isolates[dir] || strcmp(pol->ns, target->ns) ||
+			    !selector_matches(pol->pod_sel, target->labels))
+				continue;
+			if (!(out->ep.flags & (1u << dir)) || deny < out->ep.deny_id[dir])
+				out->ep.deny_id[dir] = deny;
+			out->ep.flags |= 1u << dir;
+			for (size_t ri = 0; ri < pol->n_rules[dir]; ri++) {
+				struct polc_rule *r = &pol->rules[dir][ri];
+
+				if (r->any_peer) {
+					rc = items_add(&items, r, &any_v4, true);
+					if (!rc)
+						rc = items_add(&items, r, &any_v6, true);
+					if (rc)
+						goto fail;
+					continue;
+				}
+				for (size_t b = 0; b < r->n_blocks; b++) {
+					rc = items_add(&items, r, &r->blocks[b], false);
+					if (rc)
+						goto fail;
+				}
+				rc = rule_ids(w, pol, r);
+				if (rc)
+					goto fail;
+				for (size_t k = 0; k < r->n_ids; k++) {
+					const struct polc_identity *id = &w->ids[r->ids[k]];
+					struct named_src ns = { .target = target };
+
+					if (dir == SL_DIR_EGRESS) {
+						ns.target = NULL;
+						ns.id = id;
+					}
+					rc = emit_rule_ports(w, out, dir, id->id, r, &ns);
+					if (rc)
+						goto fail;
+				}
+			}
+		}
+		rc = emit_cidrs(w, out, dir, &items, target);
+		if (rc)
+			goto fail;
+	}
+	dedup(out);
+	free(items.v);
+	return 0;
+fail:
+	free(items.v);
+	polc_ep_free(out);
+	return rc;
+}
+
+void polc_ep_free(struct polc_ep *e)
+{
+	free(e->entries);
+	free(e->cidrs);
+	e->entries = NULL;
+	e->cidrs = NULL;
+	e->n_entries = e->cap_entries = e->n_cidrs = e->cap_cidrs = 0;
+}
+
+/* ---- lookup (the datapath's algorithm) ------------------------------------ */
+
+/* LPM match: the first plen bits of the key data (after prefixlen) equal. */
+static bool lpm_match(const void *entry, const void *key, uint32_t plen)
+{
+	const uint8_t *a = (const uint8_t *)entry + 4, *b = (const uint8_t *)key + 4;
+	uint32_t bytes = plen / 8, bits = plen % 8;
+
+	if (memcmp(a, b, bytes))
+		return false;
+	if (!bits)
+		return true;
+	return !((a[bytes] ^ b[bytes]) & (uint8_t)(0xff00 >> bits));
+}
+
+static const struct polc_entry *pol_lpm(const struct polc_ep *e, const struct pol_key *k)
+{
+	const struct polc_entry *best = NULL;
+
+	for (size_t i = 0; i < e->n_entries; i++) {
+		const struct polc_entry *c = &e->entries[i];
+
+		if (lpm_match(&c->key, k, c->key.prefixlen) &&
+		    (!best || c->key.prefixlen > best->key.prefixlen))
+			best = c;
+	}
+	return best;
+}
+
+static const struct polc_cidr_entry *cidr_lpm(const struct polc_ep *e, const struct pol_cidr_key *k)
+{
+	const struct polc_cidr_entry *best = NULL;
+
+	for (size_t i = 0; i < e->n_cidrs; i++) {
+		const struct polc_cidr_entry *c = &e->cidrs[i];
+
+		if (lpm_match(&c->key, k, c->key.prefixlen) &&
+		    (!best || c->key.prefixlen > best->key.prefixlen))
+			best = c;
+	}
+	return best;
+}
+
+int polc_lookup(const struct polc_ep *e, uint8_t dir, uint32_t peer_identity,
+		const union sl_addr *peer, uint8_t family, uint8_t proto, uint16_t dport,
+		uint32_t *policy_id, const char **match)
+{
+	int drop = dir == SL_DIR_EGRESS ? SL_DROP_POLICY_EGRESS : SL_DROP_POLICY_INGRESS;
+	struct pol_key k = { .prefixlen = SL_POL_PREFIX_FULL, .ep_id = e->ep_id,
+			     .peer = peer_identity, .dir = dir, .proto = proto,
+			     .dport = htons(dport) };
+	struct pol_cidr_key ck = { .ep_id = e->ep_id, .dir = dir, .family = family };
+	const struct polc_cidr_entry *ce;
+	const struct polc_entry *v;
+	const char *dummy;
+
+	if (!match)
+		match = &dummy;
+	*policy_id = 0;
+	if (!(e->ep.flags & (1u << dir))) {
+		*match = "unselected";
+		return SL_FORWARDED;
+	}
+	if (dir == SL_DIR_INGRESS && peer_identity == SL_ID_HOST) {
+		*match = "host";
+		return SL_FORWARDED;
+	}
+	v = pol_lpm(e, &k);
+	if (v) {
+		*policy_id = v->val.policy_id;
+		*match = "identity";
+		return SL_FORWARDED;
+	}
+	ck.prefixlen = SL_POL_CIDR_PREFIX_BASE + (family == SL_AF_INET6 ? 128 : 32);
+	ck.addr = *peer;
+	ce = cidr_lpm(e, &ck);
+	if (ce) {
+		k.peer = ce->val.peer;
+		v = pol_lpm(e, &k);
+		if (v) {
+			*policy_id = v->val.policy_id;
+			*match = "cidr";
+			return SL_FORWARDED;
+		}
+	}
+	*policy_id = e->ep.deny_id[dir & 1];
+	*match = "none";
+	return drop;
+}
+
+/* ==== the live state: model -> world -> maps ============================== */
+
+#include <time.h>
+#include <bpf/bpf.h>
+#include "ctl.h"
+#include "endpoints.h"
+#include "identity.h"
+#include "ipcache.h"
+#include "kinds.h"
+#include "log.h"
+#include "requests.h"
+#include "store.h"
+
+/* Policy indexes: stable while a policy exists (they are in map values and
+ * events), handed out in increasing order, never reused within a run. */
+struct pol_index {
+	char key[320]; /* "ns/name" */
+	uint32_t index;
+	bool seen;
+};
+static struct pol_index *indexes;
+static size_t n_indexes;
+static uint32_t next_index = 1;
+
+/* What the maps hold (after the last successful sync), sorted by ep_id. */
+static struct polc_ep *written;
+static size_t n_written;
+static bool need_full = true; /* sweep the maps for keys we did not write */
+
+static bool dirty, timer_on;
+static uint64_t dirty_since_ms, dirty_last_ms, retry_after_ms;
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint32_t index_of(const char *ns, const char *name, bool create)
+{
+	char key[320];
+
+	snprintf(key, sizeof(key), "%s/%s", ns, name);
+	for (size_t i = 0; i < n_indexes; i++) {
+		if (!strcmp(indexes[i].key, key)) {
+			indexes[i].seen = true;
+			return indexes[i].index;
+		}
+	}
+	if (!create || next_index > SL_POL_MAX_INDEX)
+		return 0;
+	struct pol_index *n = realloc(indexes, (n_indexes + 1) * sizeof(*n));
+	if (!n)
+		return 0;
+	indexes = n;
+	snprintf(indexes[n_indexes].key, sizeof(indexes[n_indexes].key), "%s", key);
+	indexes[n_indexes].index = next_index++;
+	indexes[n_indexes].seen = true;
+	return indexes[n_indexes++].index;
+}
+
+const char *policy_name_by_index(uint32_t index, char *buf, size_t len)
+{
+	for (size_t i = 0; i < n_indexes; i++) {
+		if (indexes[i].index == index) {
+			snprintf(buf, len, "%s", indexes[i].key);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+/* ---- building the world from the model ---------------------------------- */
+
+struct world_build {
+	struct polc_world w;
+	size_t cap_pol, cap_ids, cap_pods;
+	int rc;
+};
+
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	void *nv;
+
+	if (n < *cap)
+		return 0;
+	*cap = *cap ? *cap * 2 : 64;
+	nv = realloc(*v, *cap * size);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	return 0;
+}
+
+static int collect_policy(const json_t *obj, void *arg)
+{
+	struct world_build *b = arg;
+	const json_t *meta = json_object_get(obj, "metadata");
+	const char *ns = json_string_value(json_object_get(meta, "namespace")) ?: "default";
+	const char *name = json_string_value(json_object_get(meta, "name")) ?: "";
+	char err[256] = "";
+	uint32_t idx;
+	int rc;
+
+	rc = grow((void **)&b->w.policies, &b->cap_pol, b->w.n_policies, sizeof(*b->w.policies));
+	if (rc)
+		return b->rc = rc;
+	idx = index_of(ns, name, true);
+	if (!idx)
+		return b->rc = -ENOSPC;
+	rc = polc_policy_parse(obj, idx, &b->w.policies[b->w.n_policies], err, sizeof(err));
+	if (rc == -EINVAL) {
+		/* Validated objects parse; say so loudly if one does not. */
+		pr_warn("policy: NetworkPolicy %s/%s ignored: %s\n", ns, name, err);
+		return 0;
+	}
+	if (rc)
+		return b->rc = rc;
+	b->w.n_policies++;
+	return 0;
+}
+
+static int collect_identity(uint32_t id, const char *ns, const json_t *pod_labels,
+			    const json_t *ns_labels, size_t pods, void *arg)
+{
+	struct world_build *b = arg;
+	int rc;
+
+	if (!pods)
+		return 0;
+	rc = grow((void **)&b->w.ids, &b->cap_ids, b->w.n_ids, sizeof(*b->w.ids));
+	if (rc)
+		return b->rc = rc;
+	b->w.ids[b->w.n_ids++] = (struct polc_identity){
+		.id = id, .ns = ns, .labels = pod_labels, .ns_labels = ns_labels,
+	};
+	return 0;
+}
+
+static void pod_ips(const json_t *pod, struct polc_pod *p)
+{
+	const json_t *status = json_object_get(pod, "status");
+	const json_t *ips = json_object_get(status, "podIPs"), *ip;
+	const char *one = json_string_value(json_object_get(status, "podIP"));
+	size_t i;
+
+	json_array_foreach(ips, i, ip) {
+		const char *s = json_string_value(json_object_get(ip, "ip"));
+
+		if (s && p->n_ips < POLC_MAX_IPS && !sl_cidr_parse(s, &p->ips[p->n_ips], false))
+			p->n_ips++;
+	}
+	if (!p->n_ips && one && !sl_cidr_parse(one, &p->ips[0], false))
+		p->n_ips = 1;
+}
+
+static int collect_pod(const json_t *obj, void *arg)
+{
+	struct world_build *b = arg;
+	const json_t *meta = json_object_get(obj, "metadata");
+	struct polc_pod *p;
+	int rc;
+
+	rc = grow((void **)&b->w.pods, &b->cap_pods, b->w.n_pods, sizeof(*b->w.pods));
+	if (rc)
+		return b->rc = rc;
+	p = &b->w.pods[b->w.n_pods++];
+	memset(p, 0, sizeof(*p));
+	p->ns = json_string_value(json_object_get(meta, "namespace")) ?: "default";
+	p->name = json_string_value(json_object_get(meta, "name")) ?: "";
+	p->labels = json_object_get(meta, "labels");
+	p->containers = json_object_get(json_object_get(obj, "spec"), "containers");
+	p->identity = model_pod_identity(p->ns, p->name);
+	pod_ips(obj, p);
+	return 0;
+}
+
+static int policy_index_cmp(const void *a, const void *b)
+{
+	const struct polc_policy *x = a, *y = b;
+
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* The world as the model has it now. Borrowed JSON stays valid until the
+ * model changes, i.e. for the duration of one main-loop callback. */
+static int world_build(struct polc_world *w)
+{
+	struct world_build b = {};
+	int rc;
+
+	for (size_t i = 0; i < n_indexes; i++)
+		indexes[i].seen = false;
+	store_foreach("NetworkPolicy", collect_policy, &b);
+	if (!b.rc)
+		identity_foreach(collect_identity, &b);
+	if (!b.rc)
+		store_foreach("Pod", collect_pod, &b);
+	rc = b.rc;
+	if (!rc)
+		rc = polc_world_index(&b.w);
+	if (rc) {
+		polc_world_free(&b.w);
+		free(b.w.policies);
+		free(b.w.ids);
+		free(b.w.pods);
+		pr_warn("policy: couldn't collect the model: %s\n", strerror(-rc));
+		return rc;
+	}
+	/* Forget indexes of deleted policies. */
+	for (size_t i = 0; i < n_indexes;) {
+		if (!indexes[i].seen)
+			indexes[i] = indexes[--n_indexes];
+		else
+			i++;
+	}
+	qsort(b.w.policies, b.w.n_policies, sizeof(*b.w.policies), policy_index_cmp);
+	*w = b.w;
+	return 0;
+}
+
+static void world_destroy(struct polc_world *w)
+{
+	polc_world_free(w);
+	free(w->policies);
+	free(w->ids);
+	free(w->pods);
+	memset(w, 0, sizeof(*w));
+}
+
+static const struct polc_pod *world_pod(const struct polc_world *w, const char *ns,
+					const char *name)
+{
+	for (size_t i = 0; i < w->n_pods; i++) {
+		if (!strcmp(w->pods[i].ns, ns) && !strcmp(w->pods[i].name, name))
+			return &w->pods[i];
+	}
+	return NULL;
+}
+
+static const struct polc_identity *world_identity(const struct polc_world *w, uint32_t id)
+{
+	for (size_t i = 0; i < w->n_ids; i++) {
+		if (w->ids[i].id == id)
+			return &w->ids[i];
+	}
+	return NULL;
+}
+
+/* The target of a local endpoint: its Pod object, or (before the feed
+ * delivered it) what its identity says about its labels. */
+static void endpoint_target(const struct polc_world *w, const struct endpoint *ep,
+			    struct polc_pod *t)
+{
+	const struct polc_pod *p = world_pod(w, ep->namespace_, ep->pod);
+	const struct polc_identity *id;
+
+	if (p) {
+		*t = *p;
+		return;
+	}
+	memset(t, 0, sizeof(*t));
+	t->ns = ep->namespace_;
+	t->name = ep->pod;
+	t->identity = ep->identity;
+	id = world_identity(w, ep->identity);
+	if (id)
+		t->labels = id->labels;
+}
+
+/* ---- compiling every local endpoint -------------------------------------- */
+
+struct compile_all {
+	struct polc_world *w;
+	struct polc_ep *eps;
+	size_t n, cap;
+	int rc;
+};
+
+static int compile_one(const struct endpoint *ep, void *arg)
+{
+	struct compile_all *c = arg;
+	struct polc_pod t;
+	int rc;
+
+	rc = grow((void **)&c->eps, &c->cap, c->n, sizeof(*c->eps));
+	if (rc)
+		return c->rc = rc;
+	endpoint_target(c->w, ep, &t);
+	rc = polc_compile_ep(c->w, &t, ep->id, &c->eps[c->n]);
+	if (rc)
+		return c->rc = rc;
+	c->n++;
+	return 0;
+}
+
+static int ep_id_cmp(const void *a, const void *b)
+{
+	const struct polc_ep *x = a, *y = b;
+
+	return x->ep_id < y->ep_id ? -1 : x->ep_id > y->ep_id;
+}
+
+static void eps_free(struct polc_ep *eps, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		polc_ep_free(&eps[i]);
+	free(eps);
+}
+
+static const struct polc_ep *eps_find(const struct polc_ep *eps, size_t n, uint32_t ep_id)
+{
+	struct polc_ep k = { .ep_id = ep_id };
+
+	return n ? bsearch(&k, eps, n, sizeof(*eps), ep_id_cmp) : NULL;
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+struct map_fds {
+	int ep, pol, cidr;
+};
+
+static int map_update(int fd, const void *k, const void *v, const char *map)
+{
+	if (bpf_map_update_elem(fd, k, v, BPF_ANY)) {
+		int rc = -errno;
+
+		pr_warn("policy: couldn't update %s: %s\n", map, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+static int map_delete(int fd, const void *k, const char *map)
+{
+	if (bpf_map_delete_elem(fd, k) && errno != ENOENT) {
+		int rc = -errno;
+
+		pr_warn("policy: couldn't delete from %s: %s\n", map, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+/* Write new's entries that old lacks or holds with another value
+ * (adds == true), or delete old's entries new lacks (adds == false).
+ * Both arrays are sorted by key. */
+static int diff_entries(int fd, const struct polc_ep *old, const struct polc_ep *new, bool adds)
+{
+	size_t i = 0, j = 0, no = old ? old->n_entries : 0, nn = new ? new->n_entries : 0;
+	int rc = 0;
+
+	while (!rc && (i < no || j < nn)) {
+		int c = i >= no ? 1 : j >= nn ? -1 :
+			memcmp(&old->entries[i].key, &new->entries[j].key, sizeof(struct pol_key));
+
+		if (c < 0) {
+			if (!adds)
+				rc = map_delete(fd, &old->entries[i].key, SL_MAP_POL);
+			i++;
+		} else if (c > 0) {
+			if (adds)
+				rc = map_update(fd, &new->entries[j].key, &new->entries[j].val, SL_MAP_POL);
+			j++;
+		} else {
+			if (adds && memcmp(&old->entries[i].val, &new->entries[j].val,
+					   sizeof(struct pol_val)))
+				rc = map_update(fd, &new->entries[j].key, &new->entries[j].val, SL_MAP_POL);
+			i++;
+			j++;
+		}
+	}
+	return rc;
+}
+
+static int diff_cidrs(int fd, const struct polc_ep *old, const struct polc_ep *new, bool adds)
+{
+	size_t i = 0, j = 0, no = old ? old->n_cidrs : 0, nn = new ? new->n_cidrs : 0;
+	int rc = 0;
+
+	while (!rc && (i < no || j < nn)) {
+		int c = i >= no ? 1 : j >= nn ? -1 :
+			memcmp(&old->cidrs[i].key, &new->cidrs[j].key, sizeof(struct pol_cidr_key));
+
+		if (c < 0) {
+			if (!adds)
+				rc = map_delete(fd, &old->cidrs[i].key, SL_MAP_POL_CIDR);
+			i++;
+		} else if (c > 0) {
+			if (adds)
+				rc = map_update(fd, &new->cidrs[j].key, &new->cidrs[j].val,
+						SL_MAP_POL_CIDR);
+			j++;
+		} else {
+			if (adds && memcmp(&old->cidrs[i].val, &new->cidrs[j].val,
+					   sizeof(struct pol_cidr_val)))
+				rc = map_update(fd, &new->cidrs[j].key, &new->cidrs[j].val,
+						SL_MAP_POL_CIDR);
+			i++;
+			j++;
+		}
+	}
+	return rc;
+}
+
+/* One endpoint, old -> new (either may be NULL). Order keeps the datapath
+ * consistent: allowing entries appear before isolation is switched on, and
+ * go only after it is switched off or their replacements are in. */
+static int write_ep(const struct map_fds *f, const struct polc_ep *old, const struct polc_ep *new)
+{
+	uint32_t id = new ? new->ep_id : old->ep_id;
+	bool had = old && old->ep.flags, has = new && new->ep.flags;
+	int rc;
+
+	rc = diff_entries(f->pol, old, new, true);
+	if (!rc)
+		rc = diff_cidrs(f->cidr, old, new, true);
+	if (!rc && has && (!had || memcmp(&old->ep, &new->ep, sizeof(new->ep))))
+		rc = map_update(f->ep, &id, &new->ep, SL_MAP_POL_EP);
+	if (!rc && had && !has)
+		rc = map_delete(f->ep, &id, SL_MAP_POL_EP);
+	if (!rc)
+		rc = diff_cidrs(f->cidr, old, new, false);
+	if (!rc)
+		rc = diff_entries(f->pol, old, new, false);
+	return rc;
+}
+
+static bool want_pol(const struct polc_ep *eps, size_t n, const struct pol_key *k)
+{
+	const struct polc_ep *e = eps_find(eps, n, k->ep_id);
+
+	for (size_t i = 0; e && i < e->n_entries; i++) {
+		if (!memcmp(&e->entries[i].key, k, sizeof(*k)))
+			return true;
+	}
+	return false;
+}
+
+static bool want_cidr(const struct polc_ep *eps, size_t n, const struct pol_cidr_key *k)
+{
+	const struct polc_ep *e = eps_find(eps, n, k->ep_id);
+
+	for (size_t i = 0; e && i < e->n_cidrs; i++) {
+		if (!memcmp(&e->cidrs[i].key, k, sizeof(*k)))
+			return true;
+	}
+	return false;
+}
+
+static bool want_ep(const struct polc_ep *eps, size_t n, const uint32_t *k)
+{
+	const struct polc_ep *e = eps_find(eps, n, *k);
+
+	return e && e->ep.flags;
+}
+
+/* Delete every key of a map that the desired state does not hold (after a
+ * restart, or a failed write). */
+static int sweep(int fd, size_t ksize, const char *map, const struct polc_ep *eps, size_t n,
+		 bool (*want)(const struct polc_ep *, size_t, const void *))
+{
+	uint8_t key[64], next[64];
+	uint8_t *dead = NULL;
+	size_t n_dead = 0, cap = 0;
+	void *prev = NULL;
+	int rc = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, ksize);
+		prev = key;
+		if (want(eps, n, key))
+			continue;
+		if (n_dead == cap) {
+			uint8_t *nd;
+
+			cap = cap ? cap * 2 : 64;
+			nd = realloc(dead, cap * ksize);
+			if (!nd) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			dead = nd;
+		}
+		memcpy(dead + n_dead++ * ksize, key, ksize);
+	}
+	for (size_t i = 0; i < n_dead && !rc; i++)
+		rc = map_delete(fd, dead + i * ksize, map);
+out:
+	free(dead);
+	return rc;
+}
+
+static bool want_pol_v(const struct polc_ep *e, size_t n, const void *k) { return want_pol(e, n, k); }
+static bool want_cidr_v(const struct polc_ep *e, size_t n, const void *k) { return want_cidr(e, n, k); }
+static bool want_ep_v(const struct polc_ep *e, size_t n, const void *k) { return want_ep(e, n, k); }
+
+static int open_maps(struct map_fds *f)
+{
+	static bool warned;
+
+	f->ep = ctl_map_fd(SL_MAP_POL_EP);
+	f->pol = ctl_map_fd(SL_MAP_POL);
+	f->cidr = ctl_map_fd(SL_MAP_POL_CIDR);
+	if (f->ep < 0 || f->pol < 0 || f->cidr < 0) {
+		int rc = f->ep < 0 ? f->ep : f->pol < 0 ? f->pol : f->cidr;
+
+		if (!warned)
+			pr_warn("policy: policy maps are not available (%s): policies not enforced yet\n",
+				strerror(-rc));
+		warned = true;
+		return rc;
+	}
+	warned = false;
+	return 0;
+}
+
+int policy_sync(void)
+{
+	struct compile_all c = {};
+	struct polc_world w;
+	struct map_fds f;
+	uint64_t t0 = mono_ms();
+	int rc;
+
+	rc = open_maps(&f);
+	if (rc)
+		return rc;
+	rc = world_build(&w);
+	if (rc)
+		return rc;
+	c.w = &w;
+	endpoints_foreach(compile_one, &c);
+	rc = c.rc;
+	world_destroy(&w);
+	if (rc) {
+		pr_warn("policy: couldn't compile: %s\n", strerror(-rc));
+		eps_free(c.eps, c.n);
+		return rc;
+	}
+	qsort(c.eps, c.n, sizeof(*c.eps), ep_id_cmp);
+
+	for (size_t i = 0; i < c.n && !rc; i++)
+		rc = write_ep(&f, need_full ? NULL : eps_find(written, n_written, c.eps[i].ep_id),
+			      &c.eps[i]);
+	for (size_t i = 0; i < n_written && !rc && !need_full; i++) {
+		if (!eps_find(c.eps, c.n, written[i].ep_id))
+			rc = write_ep(&f, &written[i], NULL);
+	}
+	if (!rc && need_full) {
+		rc = sweep(f.ep, sizeof(uint32_t), SL_MAP_POL_EP, c.eps, c.n, want_ep_v);
+		if (!rc)
+			rc = sweep(f.cidr, sizeof(struct pol_cidr_key), SL_MAP_POL_CIDR, c.eps, c.n,
+				   want_cidr_v);
+		if (!rc)
+			rc = sweep(f.pol, sizeof(struct pol_key), SL_MAP_POL, c.eps, c.n, want_pol_v);
+	}
+	eps_free(written, n_written);
+	/* On failure the maps are somewhere between old and new: the next
+	 * sync rewrites everything and sweeps. */
+	written = c.eps;
+	n_written = c.n;
+	need_full = rc != 0;
+	pr_debug("policy: synced %zu endpoints in %llu ms%s\n", c.n,
+		 (unsigned long long)(mono_ms() - t0), rc ? " (with errors)" : "");
+	return rc;
+}
+
+/* ---- debounce ------------------------------------------------------------ */
+
+#define POLICY_TICK_MS 25      /* timer period */
+#define POLICY_QUIET_MS 20     /* wait for a burst of changes to settle ... */
+#define POLICY_MAX_DELAY_MS 200 /* ... but never longer than this */
+#define POLICY_RETRY_MS 1000   /* after a failure */
+
+static void policy_tick(void)
+{
+	uint64_t now = mono_ms();
+
+	if (!dirty || now < retry_after_ms)
+		return;
+	if (now - dirty_last_ms < POLICY_QUIET_MS && now - dirty_since_ms < POLICY_MAX_DELAY_MS)
+		return;
+	dirty = false;
+	if (policy_sync()) {
+		dirty = true;
+		dirty_since_ms = dirty_last_ms = now;
+		retry_after_ms = mono_ms() + POLICY_RETRY_MS;
+	}
+}
+
+void policy_mark_dirty(void)
+{
+	uint64_t now = mono_ms();
+
+	if (!timer_on) {
+		int rc = ctl_add_timer(POLICY_TICK_MS, policy_tick);
+
+		if (rc)
+			pr_warn("policy: couldn't add the recompute timer: %s\n", strerror(-rc));
+		else
+			timer_on = true;
+	}
+	if (!dirty)
+		dirty_since_ms = now;
+	dirty_last_ms = now;
+	retry_after_ms = 0;
+	dirty = true;
+}
+
+/* ==== requests ============================================================== */
+
+static json_t *ports_json(const struct polc_rule *r)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < r->n_ports; i++) {
+		const struct polc_port *pp = &r->ports[i];
+		json_t *o = json_pack("{s:s}", "protocol",
+				      pp->proto == IPPROTO_UDP ? "UDP" :
+				      pp->proto == IPPROTO_SCTP ? "SCTP" : "TCP");
+
+		if (!o)
+			continue;
+		if (pp->name)
+			json_object_set_new(o, "port", json_string(pp->name));
+		else if (pp->port)
+			json_object_set_new(o, "port", json_integer(pp->port));
+		if (pp->end)
+			json_object_set_new(o, "endPort", json_integer(pp->end));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static json_t *cidr_json(const struct sl_cidr *c)
+{
+	char buf[SL_ADDR_STRLEN + 4];
+
+	return json_string(sl_cidr_str(c, buf, sizeof(buf)));
+}
+
+/* The identities a selector peer matches, with their pods. */
+static json_t *identities_json(const struct polc_world *w, const struct polc_policy *pol,
+			       const struct polc_rule *r, size_t peer)
+{
+	json_t *a = json_array();
+
+	for (size_t k = 0; a && k < w->n_ids; k++) {
+		const struct polc_identity *id = &w->ids[k];
+		json_t *pods, *o;
+
+		if (!peer_matches(r, peer, pol->ns, id))
+			continue;
+		pods = json_array();
+		for (size_t j = 0; pods && j < id->n_pods; j++)
+			json_array_append_new(pods, json_sprintf("%s/%s", w->pods[id->pods[j]].ns,
+								  w->pods[id->pods[j]].name));
+		o = json_pack("{s:I,s:s,s:o,s:o*}", "id", (json_int_t)id->id, "namespace", id->ns,
+			      "labels",
+			      id->labels ? json_incref((json_t *)id->labels) : json_object(),
+			      "pods", pods);
+		if (o)
+			json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static json_t *rules_json(const struct polc_world *w, const struct polc_policy *pol, int dir)
+{
+	json_t *a = json_array();
+
+	for (size_t ri = 0; a && ri < pol->n_rules[dir]; ri++) {
+		const struct polc_rule *r = &pol->rules[dir][ri];
+		json_t *peers = json_array(), *o;
+
+		if (r->any_peer)
+			json_array_append_new(peers, json_pack("{s:s}", "type", "any"));
+		for (size_t i = 0; peers && i < r->n_sel; i++) {
+			json_t *p = json_pack("{s:s}", "type", "selector");
+
+			if (!p)
+				continue;
+			if (r->sel_pod[i])
+				json_object_set(p, "podSelector", (json_t *)r->sel_pod[i]);
+			if (r->sel_ns[i])
+				json_object_set(p, "namespaceSelector", (json_t *)r->sel_ns[i]);
+			json_object_set_new(p, "identities", identities_json(w, pol, r, i));
+			json_array_append_new(peers, p);
+		}
+		for (size_t i = 0; peers && i < r->n_blocks; i++) {
+			json_t *ex = json_array();
+
+			for (size_t j = 0; ex && j < r->blocks[i].n_except; j++)
+				json_array_append_new(ex, cidr_json(&r->blocks[i].except[j]));
+			json_array_append_new(peers, json_pack("{s:s,s:o,s:o*}", "type", "ipBlock",
+							       "cidr", cidr_json(&r->blocks[i].cidr),
+							       "except", ex));
+		}
+		o = json_pack("{s:I,s:I,s:o*,s:o*}", "rule", (json_int_t)(ri + 1), "policyId",
+			      (json_int_t)r->policy_id, "peers", peers, "ports",
+			      r->any_port ? json_string("any") : ports_json(r));
+		if (o)
+			json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static json_t *policy_json(const struct polc_world *w, const struct polc_policy *pol, bool full)
+{
+	json_t *types = json_array(), *sel = json_array(), *o;
+
+	if (pol->isolates[SL_DIR_INGRESS])
+		json_array_append_new(types, json_string("Ingress"));
+	if (pol->isolates[SL_DIR_EGRESS])
+		json_array_append_new(types, json_string("Egress"));
+	for (size_t i = 0; sel && i < w->n_pods; i++) {
+		const struct polc_pod *p = &w->pods[i];
+
+		if (!strcmp(p->ns, pol->ns) && selector_matches(pol->pod_sel, p->labels))
+			json_array_append_new(sel, json_sprintf("%s/%s", p->ns, p->name));
+	}
+	o = json_pack("{s:s,s:s,s:I,s:o*,s:o*,s:I,s:I}", "namespace", pol->ns, "name", pol->name,
+		      "index", (json_int_t)pol->index, "policyTypes", types, "selectedPods", sel,
+		      "ingressRules", (json_int_t)pol->n_rules[SL_DIR_INGRESS], "egressRules",
+		      (json_int_t)pol->n_rules[SL_DIR_EGRESS]);
+	if (o && full) {
+		json_object_set(o, "podSelector",
+				pol->pod_sel ? (json_t *)pol->pod_sel : json_object());
+		json_object_set_new(o, "ingress", rules_json(w, pol, SL_DIR_INGRESS));
+		json_object_set_new(o, "egress", rules_json(w, pol, SL_DIR_EGRESS));
+	}
+	return o;
+}
+
+static int req_policy_list(const json_t *req, json_t *reply, char *err, size_t errlen)
+{
+	struct polc_world w;
+	json_t *a;
+	int rc;
+
+	(void)req;
+	rc = world_build(&w);
+	if (rc) {
+		snprintf(err, errlen, "policy.list: couldn't read the model: %s", strerror(-rc));
+		return rc;
+	}
+	a = json_array();
+	for (size_t i = 0; a && i < w.n_policies; i++)
+		json_array_append_new(a, policy_json(&w, &w.policies[i], false));
+	world_destroy(&w);
+	if (!a) {
+		snprintf(err, errlen, "policy.list: out of memory");
+		return -ENOMEM;
+	}
+	json_object_set_new(reply, "policies", a);
+	return 0;
+}
+
+static int req_policy_get(const json_t *req, json_t *reply, char *err, size_t errlen)
+{
+	const char *ns = json_string_value(json_object_get(req, "namespace"));
+	const char *name = json_string_value(json_object_get(req, "name"));
+	struct polc_world w;
+	json_t *o = NULL;
+	int rc;
+
+	if (!name || !*name) {
+		snprintf(err, errlen, "policy.get: \"name\" (a string) is required");
+		return -EINVAL;
+	}
+	if (!ns || !*ns)
+		ns = "default";
+	rc = world_build(&w);
+	if (rc) {
+		snprintf(err, errlen, "policy.get: couldn't read the model: %s", strerror(-rc));
+		return rc;
+	}
+	for (size_t i = 0; i < w.n_policies; i++) {
+		if (!strcmp(w.policies[i].ns, ns) && !strcmp(w.policies[i].name, name))
+			o = policy_json(&w, &w.policies[i], true);
+	}
+	world_destroy(&w);
+	if (!o) {
+		snprintf(err, errlen, "policy.get: no NetworkPolicy %s/%s", ns, name);
+		return -ENOENT;
+	}
+	json_object_set_new(reply, "policy", o);
+	return 0;
+}
+
+/* One side of a trace: a pod (local or not) or a bare address. */
+struct trace_end {
+	char desc[320];
+	const struct polc_pod *pod; /* NULL: not a pod */
+	const struct endpoint *ep;  /* local endpoint, if any */
+	uint32_t identity;
+	union sl_addr addr;
+	uint8_t family;
+};
+
+/* Identity of a non-pod address the way the datapath finds it: the longest
+ * sluice_ipcache prefix (from the userspace mirror), else world. */
+static uint32_t addr_identity(const union sl_addr *a, uint8_t family)
+{
+	int max = family == SL_AF_INET6 ? 128 : 32;
+
+	for (int plen = max; plen >= 0; plen--) {
+		struct sl_cidr c = { .addr = *a, .family = family, .plen = (uint8_t)plen };
+		struct ipcache_val v;
+		char buf[SL_ADDR_STRLEN + 4];
+
+		/* Clear host bits by round-tripping through the parser. */
+		if (sl_cidr_parse(sl_cidr_str(&c, buf, sizeof(buf)), &c, true))
+			continue;
+		if (!ipcache_lookup(&c, &v))
+			return v.identity;
+	}
+	return SL_ID_WORLD;
+}
+
+static int trace_resolve(const struct polc_world *w, const char *s, const char *what,
+			 struct trace_end *t, char *err, size_t errlen)
+{
+	const char *slash = strchr(s, '/');
+	union sl_addr a;
+	uint8_t fam;
+
+	memset(t, 0, sizeof(*t));
+	if (!sl_addr_parse(s, &a, &fam)) {
+		t->addr = a;
+		t->family = fam;
+		t->ep = endpoints_by_ip(&a, fam);
+		for (size_t i = 0; !t->pod && i < w->n_pods; i++) {
+			for (int j = 0; j < w->pods[i].n_ips; j++) {
+				if (w->pods[i].ips[j].family == fam &&
+				    !memcmp(&w->pods[i].ips[j].addr, &a, sizeof(a)))
+					t->pod = &w->pods[i];
+			}
+		}
+		if (!t->pod && t->ep)
+			t->pod = world_pod(w, t->ep->namespace_, t->ep->pod);
+		if (t->pod) {
+			snprintf(t->desc, sizeof(t->desc), "%s/%s", t->pod->ns, t->pod->name);
+			t->identity = t->pod->identity;
+		} else if (t->ep) {
+			snprintf(t->desc, sizeof(t->desc), "%s/%s", t->ep->namespace_, t->ep->pod);
+			t->identity = t->ep->identity;
+		} else {
+			snprintf(t->desc, sizeof(t->desc), "%s", s);
+			t->identity = addr_identity(&a, fam);
+		}
+		return 0;
+	}
+	if (slash && slash != s && slash[1]) {
+		char ns[256];
+
+		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - s), s);
+		t->pod = world_pod(w, ns, slash + 1);
+		t->ep = endpoints_by_pod(ns, slash + 1);
+		if (!t->pod && !t->ep) {
+			snprintf(err, errlen, "policy.trace: %s: no pod %s", what, s);
+			return -ENOENT;
+		}
+		snprintf(t->desc, sizeof(t->desc), "%s", s);
+		if (t->pod && t->pod->n_ips) {
+			t->addr = t->pod->ips[0].addr;
+			t->family = t->pod->ips[0].family;
+		} else if (t->ep && t->ep->n_ips) {
+			t->addr = t->ep->ips[0].addr;
+			t->family = t->ep->ips[0].family;
+		} else {
+			snprintf(err, errlen, "policy.trace: %s: pod %s has no IP yet", what, s);
+			return -EINVAL;
+		}
+		t->identity = t->ep ? t->ep->identity : t->pod->identity;
+		if (t->pod && t->pod->identity)
+			t->identity = t->pod->identity;
+		return 0;
+	}
+	snprintf(err, errlen, "policy.trace: %s: \"%s\" is neither NS/POD nor an IP address", what, s);
+	return -EINVAL;
+}
+
+/* Judge one direction for the pod end (self) against the other end. */
+static json_t *trace_dir(struct polc_world *w, const struct trace_end *self,
+			 const struct trace_end *peer, uint8_t dir, uint8_t proto, uint16_t port,
+			 int *verdict)
+{
+	const struct polc_ep *local = NULL;
+	struct polc_ep tmp = {};
+	struct polc_pod target;
+	uint32_t pid = 0;
+	const char *match = "unselected";
+	char name[320];
+	json_t *o;
+
+	*verdict = SL_FORWARDED;
+	if (!self->pod && !self->ep)
+		return json_pack("{s:s,s:b}", "verdict", "not-a-pod", "isolated", 0);
+	/* A local endpoint: exactly what the maps hold. */
+	if (self->ep)
+		local = eps_find(written, n_written, self->ep->id);
+	if (!local) {
+		if (self->pod)
+			target = *self->pod;
+		else
+			endpoint_target(w, self->ep, &target);
+		if (polc_compile_ep(w, &target, self->ep ? self->ep->id : 0, &tmp))
+			return NULL;
+		local = &tmp;
+	}
+	*verdict = polc_lookup(local, dir, peer->identity, &peer->addr, peer->family, proto, port,
+			       &pid, &match);
+	o = json_pack("{s:s,s:b,s:s,s:I,s:I}", "verdict",
+		      *verdict == SL_FORWARDED ? "allowed" : "denied", "isolated",
+		      (local->ep.flags & (1u << dir)) != 0, "match", match, "policyId",
+		      (json_int_t)pid, "peerIdentity", (json_int_t)peer->identity);
+	if (o && pid) {
+		json_object_set_new(o, "policy",
+				    policy_name_by_index(SL_POL_ID_INDEX(pid), name, sizeof(name)) ?
+					    json_string(name) : json_null());
+		json_object_set_new(o, "rule", json_integer(SL_POL_ID_RULE(pid)));
+	}
+	if (o)
+		json_object_set_new(o, "source", json_string(local == &tmp ? "compiled" : "maps"));
+	polc_ep_free(&tmp);
+	return o;
+}
+
+static json_t *end_json(const struct trace_end *t)
+{
+	char buf[SL_ADDR_STRLEN];
+
+	return json_pack("{s:s,s:s,s:I,s:b}", "name", t->desc, "ip",
+			 sl_addr_str(&t->addr, t->family, buf, sizeof(buf)), "identity",
+			 (json_int_t)t->identity, "local", t->ep != NULL);
+}
+
+static int req_policy_trace(const json_t *req, json_t *reply, char *err, size_t errlen)
+{
+	const char *from = json_string_value(json_object_get(req, "from"));
+	const char *to = json_string_value(json_object_get(req, "to"));
+	const char *ps = json_string_value(json_object_get(req, "protocol"));
+	const json_t *pj = json_object_get(req, "port");
+	struct trace_end src, dst;
+	struct polc_world w;
+	json_t *eg = NULL, *in = NULL, *tr;
+	int ve, vi, rc;
+	uint8_t proto;
+	json_int_t port;
+
+	if (!from || !to) {
+		snprintf(err, errlen, "policy.trace: \"from\" and \"to\" (NS/POD or IP) are required");
+		return -EINVAL;
+	}
+	if (!json_is_integer(pj) || (port = json_integer_value(pj)) < 0 || port > 65535) {
+		snprintf(err, errlen, "policy.trace: \"port\" must be a number 0-65535");
+		return -EINVAL;
+	}
+	if (!ps || !strcasecmp(ps, "TCP"))
+		proto = IPPROTO_TCP;
+	else if (!strcasecmp(ps, "UDP"))
+		proto = IPPROTO_UDP;
+	else if (!strcasecmp(ps, "SCTP"))
+		proto = IPPROTO_SCTP;
+	else if (!strcasecmp(ps, "ICMP"))
+		proto = IPPROTO_ICMP;
+	else {
+		snprintf(err, errlen, "policy.trace: \"protocol\": %s is not TCP, UDP, SCTP or ICMP", ps);
+		return -EINVAL;
+	}
+	rc = world_build(&w);
+	if (rc) {
+		snprintf(err, errlen, "policy.trace: couldn't read the model: %s", strerror(-rc));
+		return rc;
+	}
+	rc = trace_resolve(&w, from, "from", &src, err, errlen);
+	if (!rc)
+		rc = trace_resolve(&w, to, "to", &dst, err, errlen);
+	if (!rc && src.family != dst.family) {
+		snprintf(err, errlen, "policy.trace: %s and %s are of different address families",
+			 from, to);
+		rc = -EINVAL;
+	}
+	if (!rc) {
+		eg = trace_dir(&w, &src, &dst, SL_DIR_EGRESS, proto, (uint16_t)port, &ve);
+		in = trace_dir(&w, &dst, &src, SL_DIR_INGRESS, proto, (uint16_t)port, &vi);
+		if (!eg || !in) {
+			snprintf(err, errlen, "policy.trace: out of memory");
+			rc = -ENOMEM;
+		}
+	}
+	if (rc) {
+		json_decref(eg);
+		json_decref(in);
+		world_destroy(&w);
+		return rc;
+	}
+	tr = json_pack("{s:s,s:s*,s:o,s:o,s:s,s:I,s:o,s:o}", "verdict",
+		       ve == SL_FORWARDED && vi == SL_FORWARDED ? "allowed" : "denied", "decidedBy",
+		       ve != SL_FORWARDED ? "egress" : vi != SL_FORWARDED ? "ingress" : NULL, "from",
+		       end_json(&src), "to", end_json(&dst), "protocol",
+		       proto == IPPROTO_UDP ? "UDP" : proto == IPPROTO_SCTP ? "SCTP" :
+		       proto == IPPROTO_ICMP ? "ICMP" : "TCP",
+		       "port", port, "egress", eg, "ingress", in);
+	world_destroy(&w);
+	if (!tr) {
+		snprintf(err, errlen, "policy.trace: out of memory");
+		return -ENOMEM;
+	}
+	json_object_set_new(reply, "trace", tr);
+	return 0;
+}
+
+const struct request_handler policy_requests[] = {
+	{ "policy.list", req_policy_list },
+	{ "policy.get", req_policy_get },
+	{ "policy.trace", req_policy_trace },
+	{ NULL, NULL },
+};

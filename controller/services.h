@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Services (services.c): the model of Services and EndpointSlices, and the
+ * writer that keeps sluice_svc, sluice_backend, sluice_maglev and
+ * sluice_revnat equal to it (include/sluice/lb.h).
+ *
+ * The model is pure (svc_model_build): unit tests drive it without maps.
+ * The writer applies only differences, in the order lb.h prescribes, so
+ * the datapath never sees a frontend whose table or backends are missing. */
+#ifndef SLUICE_SERVICES_H
+#define SLUICE_SERVICES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "addr.h"
+
+#define SVC_NAME_MAX 64   /* Service names are DNS-1035 labels (<= 63) */
+#define SVC_NS_MAX 64     /* namespaces are DNS-1123 labels */
+#define SVC_OBJ_MAX 254   /* other object names: DNS-1123 subdomains */
+#define SVC_MAX_IPS 2     /* one per family */
+
+/* A port of a Service (validated and defaulted). */
+struct svc_port {
+	char name[SVC_NAME_MAX]; /* "" for the single unnamed port */
+	uint8_t proto;           /* IPPROTO_* */
+	uint16_t port;           /* host order */
+};
+
+/* A Service as the model needs it. */
+struct svc_def {
+	char ns[SVC_NS_MAX];
+	char name[SVC_NAME_MAX];
+	char type[16];         /* ClusterIP, NodePort, LoadBalancer, ExternalName */
+	bool load_balanced;    /* false for headless and ExternalName */
+	int n_ips;
+	struct sl_cidr ips[SVC_MAX_IPS]; /* clusterIPs (plen = full) */
+	size_t n_ports;
+	struct svc_port *ports;
+	bool affinity;             /* sessionAffinity: ClientIP */
+	uint32_t affinity_timeout; /* seconds */
+	bool itp_local;            /* internalTrafficPolicy: Local */
+};
+
+struct svc_slice_port {
+	char name[SVC_NAME_MAX];
+	uint8_t proto;
+	uint16_t port; /* host order; 0 = unset (the port matches nothing) */
+};
+
+struct svc_slice_ep {
+	struct sl_cidr addr;  /* addresses[0]: consumers use the first one */
+	bool ready;           /* conditions with the API's nil rules applied */
+	bool serving;
+	bool terminating;
+	char node[SVC_OBJ_MAX]; /* nodeName, "" when absent */
+};
+
+/* An EndpointSlice as the model needs it. */
+struct svc_slice {
+	char ns[SVC_NS_MAX];
+	char name[SVC_OBJ_MAX];
+	char service[SVC_OBJ_MAX]; /* label kubernetes.io/service-name, "" none */
+	uint8_t family;            /* SL_AF_*; 0 for FQDN (never load-balanced) */
+	size_t n_ports;
+	struct svc_slice_port *ports;
+	size_t n_eps;
+	struct svc_slice_ep *eps;
+};
+
+/* A backend of one frontend, with the conditions that decided its fate. */
+struct svc_backend {
+	struct sl_cidr addr;
+	uint8_t proto;
+	uint16_t port; /* host order */
+	bool ready, serving, terminating;
+	bool local;  /* nodeName == this node */
+	bool active; /* in the Maglev table: receives new connections */
+};
+
+/* One frontend: a cluster IP, a Service port and protocol. */
+struct svc_frontend {
+	struct sl_cidr addr;
+	uint8_t proto;
+	uint16_t port;
+	char port_name[SVC_NAME_MAX];
+	size_t n_backends; /* every endpoint of the port (for display and ids) */
+	struct svc_backend *backends;
+	size_t n_active;
+};
+
+struct svc_model {
+	size_t n_frontends;
+	struct svc_frontend *frontends;
+};
+
+/* Parse a validated, defaulted Service / EndpointSlice (k8s_service.c has
+ * checked it). Return 0 or -ENOMEM / -EINVAL; *out is freed with the
+ * matching _free. */
+int svc_def_parse(const json_t *obj, struct svc_def **out);
+void svc_def_free(struct svc_def *d);
+int svc_slice_parse(const json_t *obj, struct svc_slice **out);
+void svc_slice_free(struct svc_slice *s);
+
+/* Compute the frontends of a Service from its slices (those of the same
+ * namespace whose service label names it; the caller selects them).
+ * Rules (kube-proxy's): per Service port, the endpoints of slices of the
+ * clusterIP's family whose port has the same name and protocol; one address
+ * per endpoint (the first); duplicates across slices merged (conditions
+ * OR'ed). internalTrafficPolicy Local first keeps endpoints on node_name.
+ * Active = ready; when none is ready, serving-and-terminating ones.
+ * Returns 0 or -ENOMEM. */
+int svc_model_build(const struct svc_def *def, struct svc_slice *const *slices, size_t n_slices,
+		    const char *node_name, struct svc_model *out);
+void svc_model_free(struct svc_model *m);
+
+/* The kind handlers' apply step (old == NULL: create, new == NULL: delete).
+ * Either applies fully or leaves maps and model as they were (a failed
+ * map write is rolled back). Return 0 or -errno with err set. */
+int services_apply_service(const json_t *old, const json_t *new, char *err, size_t errlen);
+int services_apply_slice(const json_t *old, const json_t *new, char *err, size_t errlen);
+
+/* Use these map fds instead of ctl_map_fd() (unit tests create their own
+ * maps); maglev_m is the table size the maglev map was made for. Passing
+ * -1 for all returns to the pinned maps. Resets the writer's state. */
+void services_use_maps(int svc_fd, int backend_fd, int maglev_fd, int revnat_fd,
+		       unsigned int maglev_m);
+
+/* The JSON description of one Service (service.get), or NULL when the
+ * Service is unknown. New reference. */
+json_t *services_describe(const char *ns, const char *name);
+
+/* After a restart: delete the map entries a previous run wrote that no
+ * Service claimed since (the timer calls it once the model is restored).
+ * Returns the number of entries removed. */
+size_t services_gc_stale(void);
+
+/* Drop every Service and slice (tests, shutdown). Map entries stay. */
+void services_reset(void);
+
+#endif

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The object store: per kind, a jansson object "ns/name" (or "name" for
+ * cluster-scoped kinds; names cannot contain '/') -> the latest accepted
+ * object. Persisted per kind as <state-dir>/model/<Kind>.json, itself a
+ * valid feed List, so a restart replays it through the normal path. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store.h"
+
+#define STORE_MAX_KINDS 16
+
+struct kind_store {
+	char kind[32];
+	json_t *objs;
+	bool dirty;
+};
+
+static struct kind_store kinds[STORE_MAX_KINDS];
+
+static struct kind_store *find_kind(const char *kind, bool create)
+{
+	for (int i = 0; i < STORE_MAX_KINDS; i++) {
+		if (kinds[i].objs && !strcmp(kinds[i].kind, kind))
+			return &kinds[i];
+	}
+	if (!create || strlen(kind) >= sizeof(kinds[0].kind))
+		return NULL;
+	for (int i = 0; i < STORE_MAX_KINDS; i++) {
+		if (!kinds[i].objs) {
+			kinds[i].objs = json_object();
+			if (!kinds[i].objs)
+				return NULL;
+			strcpy(kinds[i].kind, kind);
+			return &kinds[i];
+		}
+	}
+	return NULL;
+}
+
+static int obj_key(const char *ns, const char *name, char *buf, size_t len)
+{
+	int n = ns && *ns ? snprintf(buf, len, "%s/%s", ns, name) : snprintf(buf, len, "%s", name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+const json_t *store_get(const char *kind, const char *ns, const char *name)
+{
+	struct kind_store *ks = find_kind(kind, false);
+	char key[320];
+
+	if (!ks || !name || obj_key(ns, name, key, sizeof(key)))
+		return NULL;
+	return json_object_get(ks->objs, key);
+}
+
+int store_foreach(const char *kind, int (*fn)(const json_t *obj, void *arg), void *arg)
+{
+	struct kind_store *ks = find_kind(kind, false);
+	const char *key;
+	json_t *obj;
+	int rc;
+
+	if (!ks)
+		return 0;
+	json_object_foreach(ks->objs, key, obj) {
+		rc = fn(obj, arg);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+size_t store_count(const char *kind)
+{
+	struct kind_store *ks = find_kind(kind, false);
+
+	return ks ? json_object_size(ks->objs) : 0;
+}
+
+int store_put(const char *kind, const char *ns, const char *name, json_t *obj)
+{
+	struct kind_store *ks = find_kind(kind, true);
+	char key[320];
+
+	if (!ks || obj_key(ns, name, key, sizeof(key))) {
+		json_decref(obj);
+		return ks ? -ENAMETOOLONG : -ENOMEM;
+	}
+	if (json_object_set_new(ks->objs, key, obj))
+		return -ENOMEM;
+	ks->dirty = true;
+	return 0;
+}
+
+json_t *store_take(const char *kind, const char *ns, const char *name)
+{
+	struct kind_store *ks = find_kind(kind, false);
+	char key[320];
+	json_t *obj;
+
+	if (!ks || obj_key(ns, name, key, sizeof(key)))
+		return NULL;
+	obj = json_incref(json_object_get(ks->objs, key));
+	if (obj) {
+		json_object_del(ks->objs, key);
+		ks->dirty = true;
+	}
+	return obj;
+}
+
+void store_reset(void)
+{
+	for (int i = 0; i < STORE_MAX_KINDS; i++) {
+		json_decref(kinds[i].objs);
+		memset(&kinds[i], 0, sizeof(kinds[i]));
+	}
+}
+
+/* ---- persistence -------------------------------------------------------- */
+
+static int fsync_dir(const char *path)
+{
+	char dir[4096];
+	char *slash;
+	int fd, rc = 0;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return 0;
+	*slash = '\0';
+	fd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd))
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+int store_write_json_atomic(const char *path, json_t *v)
+{
+	char tmp[4096];
+	FILE *f = NULL;
+	int fd = -1, rc = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		pr_warn("couldn't create %s: %s\n", tmp, strerror(-rc));
+		return rc;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		rc = -errno;
+		close(fd);
+		goto fail;
+	}
+	if (json_dumpf(v, f, JSON_COMPACT) || fputc('\n', f) == EOF || fflush(f) ||
+	    fsync(fileno(f))) {
+		rc = errno ? -errno : -EIO;
+		fclose(f);
+		goto fail;
+	}
+	if (fclose(f)) {
+		rc = -errno;
+		goto fail;
+	}
+	if (rename(tmp, path)) {
+		rc = -errno;
+		goto fail;
+	}
+	fsync_dir(path);
+	return 0;
+fail:
+	pr_warn("couldn't write %s: %s\n", path, strerror(-rc));
+	unlink(tmp);
+	return rc;
+}
+
+static int model_dir(const char *state_dir, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/model", state_dir);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int mkdir_p(const char *dir)
+{
+	char buf[4096];
+
+	if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int store_save(const char *state_dir)
+{
+	char dir[4096], path[4200];
+	int rc, first = 0;
+
+	if (!state_dir)
+		return 0;
+	rc = model_dir(state_dir, dir, sizeof(dir));
+	if (rc)
+		return rc;
+	for (int i = 0; i < STORE_MAX_KINDS; i++) {
+		struct kind_store *ks = &kinds[i];
+		json_t *items, *doc;
+		const char *key;
+		json_t *obj;
+
+		if (!ks->objs || !ks->dirty)
+			continue;
+		rc = mkdir_p(dir);
+		if (rc) {
+			pr_warn("couldn't create %s: %s\n", dir, strerror(-rc));
+			return rc;
+		}
+		if (snprintf(path, sizeof(path), "%s/%s.json", dir, ks->kind) >= (int)sizeof(path)) {
+			rc = -ENAMETOOLONG;
+			goto next;
+		}
+		items = json_array();
+		doc = json_pack("{ss ss so}", "apiVersion", "v1", "kind", "List", "items", items);
+		if (!doc) {
+			rc = -ENOMEM;
+			goto next;
+		}
+		json_object_foreach(ks->objs, key, obj) {
+			if (json_array_append(items, obj)) {
+				rc = -ENOMEM;
+				json_decref(doc);
+				goto next;
+			}
+		}
+		rc = store_write_json_atomic(path, doc);
+		json_decref(doc);
+		if (!rc)
+			ks->dirty = false;
+next:
+		if (rc && !first)
+			first = rc;
+	}
+	return first;
+}
+
+int store_load_items(const char *state_dir, const char *kind, json_t **items)
+{
+	char dir[4096], path[4200];
+	json_error_t jerr;
+	json_t *doc, *arr;
+	int rc;
+
+	*items = NULL;
+	rc = model_dir(state_dir, dir, sizeof(dir));
+	if (rc)
+		return rc;
+	if (snprintf(path, sizeof(path), "%s/%s.json", dir, kind) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	doc = json_load_file(path, 0, &jerr);
+	if (!doc) {
+		if (access(path, F_OK) && errno == ENOENT) {
+			*items = json_array();
+			return *items ? 0 : -ENOMEM;
+		}
+		pr_warn("couldn't read %s: %s (line %d); the feed will have to resend %s objects\n",
+			path, jerr.text, jerr.line, kind);
+		*items = json_array();
+		return *items ? 0 : -ENOMEM;
+	}
+	arr = json_object_get(doc, "items");
+	*items = json_is_array(arr) ? json_incref(arr) : json_array();
+	json_decref(doc);
+	return *items ? 0 : -ENOMEM;
+}

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Connection tracking on sluice_ct (include/sluice/ct.h). One entry per
+ * connection, keyed by the original direction's tuple; replies are found
+ * by looking the swapped tuple up. sluiced's GC deletes expired entries;
+ * the LRU evicts under pressure. */
+#ifndef SLUICE_DP_CT_H
+#define SLUICE_DP_CT_H
+
+#include "common.h"
+#include "maps.h"
+#include "pkt.h"
+
+#define TCP_F_FIN 0x01
+#define TCP_F_SYN 0x02
+#define TCP_F_RST 0x04
+#define TCP_F_ACK 0x10
+
+enum ct_result {
+	CT_NEW = 0,   /* no entry: first packet of a connection */
+	CT_ORIG = 1,  /* same direction as the first packet */
+	CT_REPLY = 2, /* the other direction */
+};
+
+static __always_inline void ct_key_from_pkt(struct ct_key *k, const struct pkt *p, __u8 scope)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->saddr = p->saddr;
+	k->daddr = p->daddr;
+	k->sport = p->sport;
+	k->dport = p->dport;
+	k->proto = p->proto;
+	k->family = p->family;
+	k->scope = scope;
+}
+
+static __always_inline void ct_key_swap(struct ct_key *k)
+{
+	union sl_addr a = k->saddr;
+	__be16 port = k->sport;
+
+	k->saddr = k->daddr;
+	k->daddr = a;
+	k->sport = k->dport;
+	k->dport = port;
+}
+
+/* Lifetime in seconds of an entry in state for protocol proto. */
+static __always_inline __u64 ct_timeout(__u8 proto, __u8 state)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		if (state == SL_CT_CLOSING)
+			return ct_timeout_tcp_close;
+		return state == SL_CT_ESTABLISHED ? ct_timeout_tcp_est : ct_timeout_tcp_syn;
+	case IPPROTO_UDP:
+		return ct_timeout_udp;
+	case IPPROTO_ICMP:
+		return ct_timeout_icmp;
+	default:
+		return ct_timeout_other;
+	}
+}
+
+/* Account one packet of direction res (CT_ORIG/CT_REPLY) to e: counters,
+ * TCP flags and state, expiry. */
+static __always_inline void ct_refresh(struct ct_entry *e, const struct pkt *p, int res)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	e->packets++;
+	e->bytes += p->len;
+	if (res == CT_REPLY) {
+		e->tcp_flags_reply |= p->tcp_flags;
+		if (e->state == SL_CT_NEW)
+			e->state = SL_CT_ESTABLISHED;
+	} else {
+		e->tcp_flags_orig |= p->tcp_flags;
+		/* The initiator ACKing means the handshake completed (this is
+		 * also how SCOPE_SVC entries, which see no replies, get the
+		 * established timeout). */
+		if (e->state == SL_CT_NEW && p->proto == IPPROTO_TCP && (p->tcp_flags & TCP_F_ACK))
+			e->state = SL_CT_ESTABLISHED;
+	}
+	if (p->proto == IPPROTO_TCP && (p->tcp_flags & (TCP_F_FIN | TCP_F_RST)))
+		e->state = SL_CT_CLOSING;
+	e->expires_ns = now + ct_timeout(p->proto, e->state) * NSEC_PER_SEC;
+}
+
+/* A SYN without ACK in the original direction of a closing or closed
+ * connection starts a new one on the same tuple (port reuse). */
+static __always_inline int ct_is_reopen(const struct ct_entry *e, const struct pkt *p)
+{
+	return p->proto == IPPROTO_TCP && e->state == SL_CT_CLOSING &&
+	       (p->tcp_flags & (TCP_F_SYN | TCP_F_ACK)) == TCP_F_SYN;
+}
+
+/* Find the connection of p. key receives the original-direction key (the
+ * one to create with on CT_NEW); *entry the entry (NULL on CT_NEW). An
+ * expired entry the GC has not removed yet counts as absent. */
+static __always_inline int ct_lookup(const struct pkt *p, struct ct_key *key,
+				     struct ct_entry **entry)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct ct_entry *e;
+
+	ct_key_from_pkt(key, p, SL_CT_SCOPE_CONN);
+	e = bpf_map_lookup_elem(&sluice_ct, key);
+	if (e && e->expires_ns > now && !ct_is_reopen(e, p)) {
+		*entry = e;
+		return CT_ORIG;
+	}
+	ct_key_swap(key);
+	e = bpf_map_lookup_elem(&sluice_ct, key);
+	if (e && e->expires_ns > now) {
+		*entry = e;
+		return CT_REPLY;
+	}
+	ct_key_swap(key);
+	*entry = 0;
+	return CT_NEW;
+}
+
+static __always_inline void ct_count(__u32 stat)
+{
+	__u64 *c = bpf_map_lookup_elem(&sluice_ct_stats, &stat);
+
+	if (c)
+		(*c)++;
+}
+
+/* Create (or replace) the entry for key from the first packet p; tmpl
+ * carries rev_nat_id, backend_id, src_identity, flags and nat_addr.
+ * Returns SL_FORWARDED or SL_DROP_CT_FULL. */
+static __always_inline int ct_create(const struct ct_key *key, const struct pkt *p,
+				     struct ct_entry *tmpl)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	tmpl->created_ns = now;
+	tmpl->packets = 1;
+	tmpl->bytes = p->len;
+	tmpl->state = SL_CT_NEW;
+	tmpl->tcp_flags_orig = p->tcp_flags;
+	tmpl->tcp_flags_reply = 0;
+	if (p->proto == IPPROTO_TCP && (p->tcp_flags & (TCP_F_SYN | TCP_F_ACK)) != TCP_F_SYN) {
+		/* Mid-stream packet of a connection we lost (LRU eviction, flush,
+		 * upgrade): it passed policy now, keep it going as established. */
+		tmpl->state = SL_CT_ESTABLISHED;
+		if (p->tcp_flags & (TCP_F_FIN | TCP_F_RST))
+			tmpl->state = SL_CT_CLOSING;
+	}
+	tmpl->expires_ns = now + ct_timeout(p->proto, tmpl->state) * NSEC_PER_SEC;
+	if (bpf_map_update_elem(&sluice_ct, key, tmpl, BPF_ANY) < 0)
+		return SL_DROP_CT_FULL;
+	ct_count(SL_CT_STAT_CREATED);
+	return SL_FORWARDED;
+}
+
+#endif

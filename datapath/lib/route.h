@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Endpoint/identity lookups and same-node delivery. */
+#ifndef SLUICE_DP_ROUTE_H
+#define SLUICE_DP_ROUTE_H
+
+#include "common.h"
+#include "maps.h"
+#include "csum.h"
+#include "metrics.h"
+#include "pkt.h"
+
+/* The local endpoint owning IPv4 address addr, or NULL. */
+static __always_inline struct ep_info *ep_lookup_v4(__be32 addr)
+{
+	struct ep_key k = { .family = SL_AF_INET };
+
+	k.addr.v4 = addr;
+	return bpf_map_lookup_elem(&sluice_ep, &k);
+}
+
+/* Security identity of an IPv4 address from sluice_ipcache, or
+ * SL_ID_UNKNOWN when no prefix covers it. */
+static __always_inline __u32 ipcache_identity_v4(__be32 addr)
+{
+	struct ipcache_key k = {
+		.prefixlen = SL_IPCACHE_PREFIX_BASE + 32,
+		.family = SL_AF_INET,
+	};
+	struct ipcache_val *v;
+
+	k.addr.v4 = addr;
+	v = bpf_map_lookup_elem(&sluice_ipcache, &k);
+	return v ? v->identity : SL_ID_UNKNOWN;
+}
+
+/* Deliver p to local endpoint dst: MACs as if routed by the gateway, TTL-1,
+ * redirect into the pod's namespace. Returns SL_FORWARDED (v->action set to
+ * TC_ACT_REDIRECT) or a drop reason. */
+static __always_inline int route_to_local(struct __sk_buff *skb, struct pkt *p,
+					  const struct ep_info *dst, struct dp_verdict *v)
+{
+	__u8 macs[2 * ETH_ALEN];
+	long ret;
+
+	if (p->ttl <= 1)
+		return SL_DROP_TTL_EXCEEDED;
+	__builtin_memcpy(macs, dst->mac, ETH_ALEN);
+	__builtin_memcpy(macs + ETH_ALEN, dst->host_mac, ETH_ALEN);
+	if (bpf_skb_store_bytes(skb, 0, macs, sizeof(macs), 0) < 0)
+		return SL_DROP_INVALID;
+	if (csum_dec_ttl(skb, p) < 0)
+		return SL_DROP_INVALID;
+	ret = bpf_redirect_peer(dst->ifindex, 0);
+	if (ret != TC_ACT_REDIRECT)
+		return SL_DROP_REDIRECT_FAILED;
+	v->action = TC_ACT_REDIRECT;
+	v->rx_ifindex = dst->ifindex;
+	v->dst_id = dst->identity;
+	return SL_FORWARDED;
+}
+
+#endif

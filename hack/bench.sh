@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# `make bench`: Sluice against Debian's bridge + host-local plugins and a bare
+# veth pair, side by side in one run, reported as ratios (issue 2's targets):
+#   - CNI ADD and DEL wall time, median and p99 over BENCH_PODS (200) pods;
+#   - pod-to-pod TCP request/response (sockperf ping-pong; rate = 1e6/RTT us);
+#   - pod-to-pod TCP stream (iperf3).
+# Everything runs in network namespaces made here and removed at exit.
+#
+#   sluice:  node netns "s" (sluiced) ── sl… ══ pod s-1 … s-200   (BPF redirect)
+#   bridge:  node netns "b" ── cni0 bridge ══ pod b-1 … b-200     (host-local IPAM, no masq)
+#   floor:   netns v1 ══ veth ══ netns v2                         (10.250.0.1 ↔ .2)
+#
+# Other benchmark sections: every executable hack/bench/bench_*.sh is run
+# afterwards with BUILD exported (the services, policy and controller
+# engineers' parts); each prints its own table.
+#
+# Environment: BUILD (default build), BENCH_PODS (200), BENCH_REPS (3 runs of
+# each traffic test, median kept), BENCH_SECS (seconds per traffic run, 4),
+# BENCH_OUT (markdown summary, default $BUILD/bench.md).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+export BUILD
+PODS=${BENCH_PODS:-200}
+REPS=${BENCH_REPS:-3}
+SECS=${BENCH_SECS:-4}
+case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
+OUT=${BENCH_OUT:-$BUILD/bench.md}
+[ "$(id -u)" -eq 0 ] || { echo "hack/bench.sh: needs root (namespaces, BPF)" >&2; exit 1; }
+for t in sockperf iperf3 jq; do
+	command -v $t >/dev/null || { echo "hack/bench.sh: missing $t (run hack/deps.sh)" >&2; exit 1; }
+done
+[ -x /usr/lib/cni/bridge ] || { echo "hack/bench.sh: missing /usr/lib/cni/bridge (apt-get install containernetworking-plugins)" >&2; exit 1; }
+
+E2E_NAME=bench
+E2E_PFX=bn$$
+# shellcheck source=../tests/e2e/lib.sh
+source tests/e2e/lib.sh
+E2E_FINISHED=1 # no test summary: this is not a test
+
+# stats FILE: "median p99" of the numbers in FILE (nearest-rank).
+stats() {
+	sort -n "$1" | awk '{v[NR] = $1} END {
+		if (NR == 0) { print "nan nan"; exit }
+		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		r = int(0.99 * NR + 0.999999); if (r < 1) r = 1; if (r > NR) r = NR
+		printf "%.2f %.2f\n", m, v[r] }'
+}
+# median3 VALUES...: median of the arguments.
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "nan"; else printf "%.2f", a / b }'; }
+verdict() { awk -v r="$1" -v t="$2" -v dir="$3" 'BEGIN { ok = (dir == "le") ? (r <= t) : (r >= t); print ok ? "met" : "NOT met" }'; }
+
+# ---- set-up ---------------------------------------------------------------------------
+echo "bench: setting up (sluiced node, bridge node, $PODS pod namespaces each) ..."
+node_up s 10.244.1.0/24 || { echo "bench: sluiced did not start" >&2; exit 1; }
+node_setup b 10.245.0.0/24 || exit 1
+bconf=$E2E_ROOT/bridge.conf
+jq -n --arg d "$E2E_ROOT/host-local" '{cniVersion:"1.0.0", name:"bench-bridge", type:"bridge",
+	bridge:"cni0", isGateway:true, ipMasq:false,
+	ipam:{type:"host-local", subnet:"10.245.0.0/24", dataDir:$d}}' >"$bconf"
+for side in s b; do
+	for ((i = 1; i <= PODS; i++)); do
+		ip netns add "$E2E_PFX-$side-$i" || exit 1
+		E2E_NETNS+=("$E2E_PFX-$side-$i")
+	done
+done
+
+# cni_time NODE SIDE VERB PLUGIN CONF: runs the verb over all pods; prints "median p99".
+cni_time() {
+	local f=$E2E_ROOT/t-$2-$3
+	ip netns exec "$(node_netns "$1")" hack/bench/cni_loop.sh "$3" "$4" "$5" "$E2E_PFX-$2" \
+		"$PODS" /usr/lib/cni "$f" >&2 || return 1
+	stats "$f"
+}
+
+declare -A R=()
+# ---- ADD ----------------------------------------------------------------------------
+echo "bench: ADD x$PODS (sluice, then bridge)"
+read -r R[s_add_med] R[s_add_p99] < <(cni_time s s ADD "$SLUICE_BIN" "$(node_conf s)") || { echo "bench: sluice ADD failed" >&2; exit 1; }
+read -r R[b_add_med] R[b_add_p99] < <(cni_time b b ADD /usr/lib/cni/bridge "$bconf") || { echo "bench: bridge ADD failed" >&2; exit 1; }
+
+# ---- traffic between pods 1 and 2 of each side, and the floor ------------------------------
+ip_of_netns() { ip -n "$1" -4 -o addr show dev "$2" | awk '{print $4}' | cut -d/ -f1; }
+s1=$E2E_PFX-s-1 s2=$E2E_PFX-s-2 b1=$E2E_PFX-b-1 b2=$E2E_PFX-b-2
+v1=$E2E_PFX-v1 v2=$E2E_PFX-v2
+ip netns add "$v1" && E2E_NETNS+=("$v1")
+ip netns add "$v2" && E2E_NETNS+=("$v2")
+ip -n "$v1" link add veth0 type veth peer name veth0 netns "$v2"
+for n in "$v1" "$v2"; do ip -n "$n" link set lo up; ip -n "$n" link set veth0 up; done
+ip -n "$v1" addr add 10.250.0.1/24 dev veth0
+ip -n "$v2" addr add 10.250.0.2/24 dev veth0
+declare -A SRV=([sluice]=$s2 [bridge]=$b2 [veth]=$v2) CLI=([sluice]=$s1 [bridge]=$b1 [veth]=$v1)
+declare -A DST=([sluice]=$(ip_of_netns "$s2" eth0) [bridge]=$(ip_of_netns "$b2" eth0) [veth]=10.250.0.2)
+echo "bench: traffic endpoints: sluice ${DST[sluice]}, bridge ${DST[bridge]}, veth ${DST[veth]}"
+for k in sluice bridge veth; do
+	ip netns exec "${SRV[$k]}" sockperf sr --tcp -i "${DST[$k]}" -p 11111 >/dev/null 2>&1 &
+	E2E_PIDS+=($!)
+	ip netns exec "${SRV[$k]}" iperf3 -s -B "${DST[$k]}" -p 5201 >/dev/null 2>&1 &
+	E2E_PIDS+=($!)
+done
+sleep 1
+
+declare -A LAT=() BPS=()
+for ((r = 1; r <= REPS; r++)); do
+	for k in sluice bridge veth; do
+		l=$(ip netns exec "${CLI[$k]}" timeout $((SECS + 20)) sockperf pp --tcp -i "${DST[$k]}" -p 11111 -t "$SECS" 2>&1 |
+			sed -n 's/.*Summary: Latency is \([0-9.]*\) usec.*/\1/p')
+		bps=$(ip netns exec "${CLI[$k]}" timeout $((SECS + 20)) iperf3 -c "${DST[$k]}" -p 5201 -t "$SECS" -J 2>/dev/null |
+			jq -r '.end.sum_received.bits_per_second // empty')
+		echo "bench: run $r $k: one-way latency ${l:-?} us, stream ${bps:-?} bit/s"
+		LAT[$k]+="${l:-nan} " BPS[$k]+="${bps:-0} "
+	done
+done
+for k in sluice bridge veth; do
+	# shellcheck disable=SC2086
+	R[${k}_lat]=$(median ${LAT[$k]})
+	# shellcheck disable=SC2086
+	R[${k}_gbps]=$(awk -v b="$(median ${BPS[$k]})" 'BEGIN { printf "%.2f", b / 1e9 }')
+	# sockperf reports half the round trip; transactions/s = 1e6 / (2 * latency).
+	R[${k}_rr]=$(awk -v l="${R[${k}_lat]}" 'BEGIN { if (l > 0) printf "%.0f", 1e6 / (2 * l); else print 0 }')
+done
+
+# ---- DEL ----------------------------------------------------------------------------
+echo "bench: DEL x$PODS (sluice, then bridge)"
+read -r R[s_del_med] R[s_del_p99] < <(cni_time s s DEL "$SLUICE_BIN" "$(node_conf s)") || { echo "bench: sluice DEL failed" >&2; exit 1; }
+read -r R[b_del_med] R[b_del_p99] < <(cni_time b b DEL /usr/lib/cni/bridge "$bconf") || { echo "bench: bridge DEL failed" >&2; exit 1; }
+
+# ---- report --------------------------------------------------------------------------
+s_sum=$(awk -v a="${R[s_add_med]}" -v b="${R[s_del_med]}" 'BEGIN { print a + b }')
+b_sum=$(awk -v a="${R[b_add_med]}" -v b="${R[b_del_med]}" 'BEGIN { print a + b }')
+r_cni=$(ratio "$s_sum" "$b_sum")
+r_rr_b=$(ratio "${R[sluice_rr]}" "${R[bridge_rr]}")
+r_rr_v=$(ratio "${R[sluice_rr]}" "${R[veth_rr]}")
+r_st_b=$(ratio "${R[sluice_gbps]}" "${R[bridge_gbps]}")
+r_st_v=$(ratio "${R[sluice_gbps]}" "${R[veth_gbps]}")
+{
+	echo "Sluice benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, kernel $(uname -r)"
+	echo "($PODS pods for ADD/DEL; traffic: median of $REPS runs of ${SECS}s; reproduce: sudo make bench)"
+	echo
+	echo "| measure | sluice | bridge+host-local | veth pair (floor) | sluice / bridge | sluice / floor | target |"
+	echo "| --- | ---: | ---: | ---: | ---: | ---: | --- |"
+	echo "| ADD median / p99 (ms) | ${R[s_add_med]} / ${R[s_add_p99]} | ${R[b_add_med]} / ${R[b_add_p99]} | – | $(ratio "${R[s_add_med]}" "${R[b_add_med]}") | – | |"
+	echo "| DEL median / p99 (ms) | ${R[s_del_med]} / ${R[s_del_p99]} | ${R[b_del_med]} / ${R[b_del_p99]} | – | $(ratio "${R[s_del_med]}" "${R[b_del_med]}") | – | |"
+	echo "| ADD+DEL median (ms) | $s_sum | $b_sum | – | $r_cni | – | ≤ 0.30× bridge: $(verdict "$r_cni" 0.3 le) |"
+	echo "| TCP request/response (trans/s) | ${R[sluice_rr]} | ${R[bridge_rr]} | ${R[veth_rr]} | $r_rr_b | $r_rr_v | ≥ 1.2× bridge: $(verdict "$r_rr_b" 1.2 ge); ≥ 0.95× floor: $(verdict "$r_rr_v" 0.95 ge) |"
+	echo "| TCP one-way latency (µs) | ${R[sluice_lat]} | ${R[bridge_lat]} | ${R[veth_lat]} | | | |"
+	echo "| TCP stream (Gbit/s) | ${R[sluice_gbps]} | ${R[bridge_gbps]} | ${R[veth_gbps]} | $r_st_b | $r_st_v | ≥ 1.0× bridge: $(verdict "$r_st_b" 1.0 ge) |"
+} | tee "$OUT"
+echo "bench: summary written to $OUT"
+
+# ---- other sections ------------------------------------------------------------------------
+for b in hack/bench/bench_*.sh; do
+	[ -x "$b" ] || continue
+	echo
+	echo "bench: $b"
+	"$b" || echo "bench: $b failed (exit $?)"
+done
+exit 0
