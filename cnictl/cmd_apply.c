@@ -45,9 +45,9 @@ static bool str_in(const char *s, const char *const *set)
  * manifests rely on: numbers, booleans, null); anything else is a string. */
 static json_t *yaml_plain_scalar(const char *s)
 {
-	static const char *const nulls[] = { "", "~", "null", "Null", "NULL", NULL };
-	static const char *const trues[] = { "true", "True", "TRUE", NULL };
-	static const char *const falses[] = { "false", "False", "FALSE", NULL };
+	static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
+	static const char *const trues[] = {"true", "True", "TRUE", NULL};
+	static const char *const falses[] = {"false", "False", "FALSE", NULL};
 	char *end;
 
 	if (str_in(s, nulls))
@@ -109,8 +109,7 @@ static int yaml_anchor(struct yctx *y, const yaml_char_t *name, json_t *v)
 }
 
 /* Parse the node that starts with event ev (already taken). */
-static int yaml_node(struct yctx *y, yaml_event_t *ev, json_t **out, const char *source,
-		     char **err)
+static int yaml_node(struct yctx *y, yaml_event_t *ev, json_t **out, const char *source, char **err)
 {
 	yaml_event_t e;
 	json_t *v = NULL;
@@ -128,7 +127,8 @@ static int yaml_node(struct yctx *y, yaml_event_t *ev, json_t **out, const char 
 		else
 			v = json_stringn(s, ev->data.scalar.length);
 		if (!v)
-			return yaml_err_at(y, &ev->start_mark, source, err, "invalid scalar (not UTF-8?)");
+			return yaml_err_at(y, &ev->start_mark, source, err,
+					   "invalid scalar (not UTF-8?)");
 		if ((r = yaml_anchor(y, ev->data.scalar.anchor, v)))
 			goto fail;
 		*out = v;
@@ -154,8 +154,9 @@ static int yaml_node(struct yctx *y, yaml_event_t *ev, json_t **out, const char 
 		v = map ? json_object() : json_array();
 		if (!v)
 			return -ENOMEM;
-		if ((r = yaml_anchor(y, map ? ev->data.mapping_start.anchor
-					    : ev->data.sequence_start.anchor, v)))
+		if ((r = yaml_anchor(
+			 y, map ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor,
+			 v)))
 			goto fail;
 		for (;;) {
 			json_t *kid;
@@ -210,10 +211,9 @@ fail:
 	return r;
 }
 
-static int yaml_parse_all(const char *buf, size_t len, const char *source, json_t *docs,
-			  char **err)
+static int yaml_parse_all(const char *buf, size_t len, const char *source, json_t *docs, char **err)
 {
-	struct yctx y = { 0 };
+	struct yctx y = {0};
 	yaml_event_t e;
 	int r = 0;
 
@@ -268,8 +268,7 @@ static int yaml_parse_all(const char *buf, size_t len, const char *source, json_
 
 /* ---- manifests ------------------------------------------------------------------- */
 
-static int json_parse_all(const char *buf, size_t len, const char *source, json_t *docs,
-			  char **err)
+static int json_parse_all(const char *buf, size_t len, const char *source, json_t *docs, char **err)
 {
 	size_t off = 0, line = 1;
 
@@ -317,10 +316,11 @@ static int expand(json_t *objs, json_t *v, const char *source, size_t index, cha
 		size_t i;
 		json_t *it;
 
-		json_array_foreach(items, i, it) {
+		json_array_foreach(items, i, it)
+		{
 			if (!json_is_object(it)) {
-				if (asprintf(err, "%s: value %zu: item %zu is not an object", source,
-					     index + 1, i) < 0)
+				if (asprintf(err, "%s: value %zu: item %zu is not an object",
+					     source, index + 1, i) < 0)
 					*err = NULL;
 				return -EINVAL;
 			}
@@ -359,15 +359,15 @@ int cnictl_manifest_parse(const char *buf, size_t len, const char *source, json_
 		r = yaml_parse_all(buf, len, source, docs, err);
 	if (r)
 		goto fail;
-	json_array_foreach(docs, i, v) {
+	json_array_foreach(docs, i, v)
+	{
 		/* A top-level JSON array is a list of values too. */
 		if (json_is_array(v)) {
 			size_t j;
 			json_t *e;
 
-			json_array_foreach(v, j, e)
-				if ((r = expand(out, e, source, i, err)))
-					goto fail;
+			json_array_foreach(v, j,
+					   e) if ((r = expand(out, e, source, i, err))) goto fail;
 			continue;
 		}
 		if ((r = expand(out, v, source, i, err)))
@@ -386,7 +386,8 @@ fail:
 
 static bool is_event(const json_t *v)
 {
-	return json_is_string(json_object_get(v, "type")) && json_is_object(json_object_get(v, "object"));
+	return json_is_string(json_object_get(v, "type")) &&
+	       json_is_object(json_object_get(v, "object"));
 }
 
 json_t *cnictl_manifest_wrap(json_t *obj, bool del)
@@ -445,7 +446,7 @@ int cnictl_feed_pipeline(const char *path, json_t *values, json_t *replies, int 
 		return err;
 	}
 	while (!why && (next < n || out || got < expect)) {
-		struct pollfd pfd = { .fd = c.fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = c.fd, .events = POLLIN};
 		int pr;
 
 		/* Serialize the next value that can be sent. */
@@ -459,7 +460,8 @@ int cnictl_feed_pipeline(const char *path, json_t *values, json_t *replies, int 
 			}
 			if (strlen(s) + 1 > SL_MAX_VALUE_BYTES) {
 				free(s);
-				rep[next++] = fail_reply("object larger than the feed's limit%s", "");
+				rep[next++] =
+				    fail_reply("object larger than the feed's limit%s", "");
 				continue;
 			}
 			out_len = strlen(s);
@@ -503,7 +505,8 @@ int cnictl_feed_pipeline(const char *path, json_t *values, json_t *replies, int 
 				if (e == -ETIMEDOUT)
 					break;
 				if (e == -EBADMSG) {
-					r = fail_reply("%s", "sluiced sent a reply that is not JSON");
+					r = fail_reply("%s",
+						       "sluiced sent a reply that is not JSON");
 				} else if (e) {
 					why = "connection closed by sluiced";
 					break;
@@ -555,8 +558,9 @@ static int read_all(const char *file, char **buf, size_t *len)
 
 			if (!nb) {
 				err = cap >= MAX_MANIFEST_BYTES ? -EFBIG : -ENOMEM;
-				cnictl_fail("%s: %s", file, cap >= MAX_MANIFEST_BYTES ? "larger than 1 GiB"
-										  : "out of memory");
+				cnictl_fail("%s: %s", file,
+					    cap >= MAX_MANIFEST_BYTES ? "larger than 1 GiB"
+								      : "out of memory");
 				break;
 			}
 			b = nb;
@@ -591,8 +595,8 @@ static int read_all(const char *file, char **buf, size_t *len)
 static int apply_or_delete(int argc, char **argv, bool del)
 {
 	static const struct option opts[] = {
-		{ "filename", required_argument, NULL, 'f' },
-		{ 0 },
+	    {"filename", required_argument, NULL, 'f'},
+	    {0},
 	};
 	const char *verb = del ? "delete" : "apply";
 	json_t *values = json_array(), *replies = json_array(), *v;
@@ -627,7 +631,7 @@ static int apply_or_delete(int argc, char **argv, bool del)
 			goto out;
 		}
 		json_array_foreach(objs, j, o)
-			json_array_append_new(values, cnictl_manifest_wrap(o, del));
+		    json_array_append_new(values, cnictl_manifest_wrap(o, del));
 		json_decref(objs);
 	}
 	if (!nfiles || optind < argc) {
@@ -637,15 +641,16 @@ static int apply_or_delete(int argc, char **argv, bool del)
 	err = cnictl_feed_pipeline(cnictl_opts.socket, values, replies, cnictl_opts.timeout_ms);
 	if (err) {
 		if (err == -ENOENT || err == -ECONNREFUSED)
-			r = cnictl_fail("sluiced is not running (socket %s: %s)", cnictl_opts.socket,
-					strerror(-err));
+			r = cnictl_fail("sluiced is not running (socket %s: %s)",
+					cnictl_opts.socket, strerror(-err));
 		else
 			r = cnictl_fail("couldn't connect to %s: %s", cnictl_opts.socket,
 					strerror(-err));
 		goto out;
 	}
 	pr_table_begin(NULL);
-	json_array_foreach(values, i, v) {
+	json_array_foreach(values, i, v)
+	{
 		json_t *rep = json_array_get(replies, i);
 		bool ok = json_is_true(json_object_get(rep, "ok"));
 		const char *kind, *ns, *name;
@@ -661,7 +666,8 @@ static int apply_or_delete(int argc, char **argv, bool del)
 		if (ok)
 			pr_null("error");
 		else
-			pr_str("error", json_string_value(json_object_get(rep, "error")) ?: "failed");
+			pr_str("error",
+			       json_string_value(json_object_get(rep, "error")) ?: "failed");
 		pr_row_end();
 	}
 	pr_table_end();
@@ -682,21 +688,21 @@ static int apply(int argc, char **argv)
 	return apply_or_delete(argc, argv, false);
 }
 
-static int delete(int argc, char **argv)
+static int delete (int argc, char **argv)
 {
 	return apply_or_delete(argc, argv, true);
 }
 
 CNICTL_COMMAND(cnictl_cmd_apply) = {
-	.name = "apply",
-	.args = "-f FILE|- [-f FILE...]",
-	.help = "send objects (JSON stream, List, YAML) to sluiced's feed",
-	.run = apply,
+    .name = "apply",
+    .args = "-f FILE|- [-f FILE...]",
+    .help = "send objects (JSON stream, List, YAML) to sluiced's feed",
+    .run = apply,
 };
 
 CNICTL_COMMAND(cnictl_cmd_delete) = {
-	.name = "delete",
-	.args = "-f FILE|- [-f FILE...]",
-	.help = "send DELETED events for the objects in the files",
-	.run = delete,
+    .name = "delete",
+    .args = "-f FILE|- [-f FILE...]",
+    .help = "send DELETED events for the objects in the files",
+    .run = delete,
 };

@@ -26,8 +26,7 @@ json_t *cnictl_manifest_wrap(json_t *obj, bool del);
 
 /* Kind, namespace and name of an object or watch event (pointers into v;
  * NULL when absent). */
-void cnictl_manifest_ident(const json_t *v, const char **kind, const char **ns,
-			   const char **name);
+void cnictl_manifest_ident(const json_t *v, const char **kind, const char **ns, const char **name);
 
 /*
  * Send values over one connection to the socket at path, writing and

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -97,7 +98,7 @@ int cnictl_print_map_table(const char *key)
 			pr_null("valueSize");
 			pr_null("maxEntries");
 			pr_null("entries");
-			pr_null("fill");
+			pr_null("fillPercent");
 			pr_strf("error", "%s", strerror(-fd));
 			pr_row_end();
 			continue;
@@ -114,9 +115,9 @@ int cnictl_print_map_table(const char *key)
 		/* Arrays are always "full"; fill means something for hashes. */
 		if (count >= 0 && info.max_entries && info.type != BPF_MAP_TYPE_ARRAY &&
 		    info.type != BPF_MAP_TYPE_PERCPU_ARRAY && info.type != BPF_MAP_TYPE_RINGBUF)
-			pr_strf("fill", "%.1f%%", 100.0 * (double)count / info.max_entries);
+			pr_f64("fillPercent", 100.0 * (double)count / info.max_entries, 1);
 		else
-			pr_null("fill");
+			pr_null("fillPercent");
 		if (cnictl_opts.verbose) {
 			const struct cnictl_decoder *d = cnictl_decoder_find(names[i]);
 
@@ -164,7 +165,7 @@ static int dump_one(const void *key, const void *value, void *arg)
 static int map_dump(int argc, char **argv)
 {
 	struct bpf_map_info info;
-	struct dump_ctx ctx = { 0 };
+	struct dump_ctx ctx = {0};
 	char name[BPF_OBJ_NAME_LEN + 16];
 	int fd, err;
 
@@ -176,8 +177,9 @@ static int map_dump(int argc, char **argv)
 		 argv[1]);
 	fd = cnictl_map_open(name, &info, true);
 	if (fd == -ENOENT && strcmp(name, argv[1])) {
-		snprintf(name, sizeof(name), "%s", argv[1]);
-		fd = cnictl_map_open(name, &info, true);
+		fd = cnictl_map_open(argv[1], &info, true);
+		if (fd >= 0)
+			snprintf(name, sizeof(name), "%s", argv[1]);
 	}
 	if (fd < 0) {
 		cnictl_map_open(name, &info, false); /* again, to say why */
@@ -196,10 +198,12 @@ static int map_dump(int argc, char **argv)
 	ctx.dec = cnictl_decoder_find(name);
 	ctx.info = &info;
 	ctx.ncpu = cnictl_map_is_percpu(info.type) ? (unsigned int)cnictl_ncpus() : 0;
-	if (ctx.dec && (ctx.dec->key_size != info.key_size || ctx.dec->value_size != info.value_size))
-		fprintf(cnictl_opts.err,
-			"cnictl: %s has key/value size %u/%u, this cnictl decodes %u/%u: showing hex\n",
-			name, info.key_size, info.value_size, ctx.dec->key_size, ctx.dec->value_size);
+	if (ctx.dec &&
+	    (ctx.dec->key_size != info.key_size || ctx.dec->value_size != info.value_size))
+		fprintf(
+		    cnictl_opts.err,
+		    "cnictl: %s has key/value size %u/%u, this cnictl decodes %u/%u: showing hex\n",
+		    name, info.key_size, info.value_size, ctx.dec->key_size, ctx.dec->value_size);
 	pr_table_begin(NULL);
 	err = cnictl_map_foreach(fd, &info, dump_one, &ctx);
 	pr_table_end();
@@ -232,14 +236,17 @@ static int prog_list(int argc, char **argv)
 		return cnictl_fail("couldn't read %s: %s", dir, strerror(-n));
 	pr_table_begin(NULL);
 	for (int i = 0; i < n; i++) {
+		struct stat st;
 		struct bpf_prog_info info;
 		__u32 len = sizeof(info);
 		int fd;
 
 		if (snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= (int)sizeof(path))
-			fd = -1, errno = ENAMETOOLONG;
-		else
-			fd = bpf_obj_get(path);
+			continue;
+		/* sluiced keeps markers (directories) next to the programs. */
+		if (stat(path, &st) || S_ISDIR(st.st_mode))
+			continue;
+		fd = bpf_obj_get(path);
 		memset(&info, 0, sizeof(info));
 		pr_row_begin();
 		pr_str("name", names[i]);
@@ -265,25 +272,26 @@ static int prog_list(int argc, char **argv)
 }
 
 static const struct cmd map_verbs[] = {
-	{ .name = "list", .help = "pinned sluice_* maps: type, sizes, entries, fill", .run = map_list },
-	{ .name = "dump", .args = "NAME", .help = "every entry of a map, decoded", .run = map_dump },
-	{ 0 },
+    {.name = "list", .help = "pinned sluice_* maps: type, sizes, entries, fill", .run = map_list},
+    {.name = "dump", .args = "NAME", .help = "every entry of a map, decoded", .run = map_dump},
+    {0},
 };
 
 static const struct cmd prog_verbs[] = {
-	{ .name = "list", .help = "pinned programs (run stats need kernel.bpf_stats_enabled)",
-	  .run = prog_list },
-	{ 0 },
+    {.name = "list",
+     .help = "pinned programs (run stats need kernel.bpf_stats_enabled)",
+     .run = prog_list},
+    {0},
 };
 
 static const struct cmd bpf_objects[] = {
-	{ .name = "map", .help = "pinned maps", .subs = map_verbs },
-	{ .name = "prog", .help = "pinned programs", .subs = prog_verbs },
-	{ 0 },
+    {.name = "map", .help = "pinned maps", .subs = map_verbs},
+    {.name = "prog", .help = "pinned programs", .subs = prog_verbs},
+    {0},
 };
 
 CNICTL_COMMAND(cnictl_cmd_bpf) = {
-	.name = "bpf",
-	.help = "the datapath's pinned maps and programs (works without sluiced)",
-	.subs = bpf_objects,
+    .name = "bpf",
+    .help = "the datapath's pinned maps and programs (works without sluiced)",
+    .subs = bpf_objects,
 };

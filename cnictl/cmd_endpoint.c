@@ -10,11 +10,11 @@
 
 /* Columns people need; -o json carries every member of the record. */
 static const char *const ep_cols[] = {
-	"id", "namespace", "pod", "ips", "identity", "hostIfname", "hostIfindex", "mac", NULL,
+    "id", "namespace", "pod", "ips", "identity", "hostIfname", "hostIfindex", "mac", NULL,
 };
 static const char *const ep_cols_verbose[] = {
-	"id", "namespace", "pod", "ips", "identity", "hostIfname", "hostIfindex", "mac",
-	"hostMac", "containerID", "ifname", "netns", NULL,
+    "id",  "namespace", "pod",	       "ips",	 "identity", "hostIfname", "hostIfindex",
+    "mac", "hostMac",	"containerID", "ifname", "netns",    NULL,
 };
 
 static int ep_list(int argc, char **argv)
@@ -56,13 +56,15 @@ static int ep_find(const char *arg, json_t **out)
 	if (cnictl_request("endpoint.list", NULL, &reply))
 		return CNICTL_FAIL;
 	eps = json_object_get(reply, "endpoints");
-	json_array_foreach(eps, i, ep) {
+	json_array_foreach(eps, i, ep)
+	{
 		const char *cid = json_string_value(json_object_get(ep, "containerID"));
 		json_t *id = json_object_get(ep, "id");
 		bool match;
 
 		if (all_digits(arg))
-			match = json_is_integer(id) && json_integer_value(id) == strtoll(arg, NULL, 10);
+			match =
+			    json_is_integer(id) && json_integer_value(id) == strtoll(arg, NULL, 10);
 		else
 			match = cid && !strncmp(cid, arg, strlen(arg));
 		if (match) {
@@ -77,8 +79,8 @@ static int ep_find(const char *arg, json_t **out)
 		return cnictl_fail("'%s' matches %zu endpoints: give more of the container ID", arg,
 				   nhits);
 	if (!nhits)
-		return cnictl_fail("no endpoint with %s '%s'", all_digits(arg) ? "id" : "container ID",
-				   arg);
+		return cnictl_fail("no endpoint with %s '%s'",
+				   all_digits(arg) ? "id" : "container ID", arg);
 	return CNICTL_OK;
 }
 
@@ -106,7 +108,8 @@ static int ep_get(int argc, char **argv)
 		json_decref(reply);
 		if (!json_is_object(ep)) {
 			json_decref(ep);
-			return cnictl_fail("sluiced: endpoint.get reply has no \"endpoint\" object");
+			return cnictl_fail(
+			    "sluiced: endpoint.get reply has no \"endpoint\" object");
 		}
 	} else if ((r = ep_find(argv[1], &ep))) {
 		return r;
@@ -117,14 +120,16 @@ static int ep_get(int argc, char **argv)
 }
 
 static const struct cmd ep_verbs[] = {
-	{ .name = "list", .help = "endpoints on this node (-v: more columns)", .run = ep_list },
-	{ .name = "get", .args = "ID|CONTAINER-ID|NS/POD", .help = "one endpoint, every field",
-	  .run = ep_get },
-	{ 0 },
+    {.name = "list", .help = "endpoints on this node (-v: more columns)", .run = ep_list},
+    {.name = "get",
+     .args = "ID|CONTAINER-ID|NS/POD",
+     .help = "one endpoint, every field",
+     .run = ep_get},
+    {0},
 };
 
 CNICTL_COMMAND(cnictl_cmd_endpoint) = {
-	.name = "endpoint",
-	.help = "pods on this node as sluiced knows them",
-	.subs = ep_verbs,
+    .name = "endpoint",
+    .help = "pods on this node as sluiced knows them",
+    .subs = ep_verbs,
 };

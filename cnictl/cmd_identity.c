@@ -3,9 +3,9 @@
 #include "cnictl.h"
 #include "print.h"
 
-static const char *const id_cols[] = { "id", "namespace", "labels", "pods", NULL };
+static const char *const id_cols[] = {"id", "namespace", "labels", "pods", NULL};
 static const char *const id_cols_verbose[] = {
-	"id", "namespace", "labels", "namespaceLabels", "pods", NULL,
+    "id", "namespace", "labels", "namespaceLabels", "pods", NULL,
 };
 
 static int id_list(int argc, char **argv)
@@ -27,13 +27,14 @@ static int id_list(int argc, char **argv)
 }
 
 static const struct cmd id_verbs[] = {
-	{ .name = "list", .help = "security identities with their labels (-v: namespace labels)",
-	  .run = id_list },
-	{ 0 },
+    {.name = "list",
+     .help = "security identities with their labels (-v: namespace labels)",
+     .run = id_list},
+    {0},
 };
 
 CNICTL_COMMAND(cnictl_cmd_identity) = {
-	.name = "identity",
-	.help = "security identities (label sets) of the cluster",
-	.subs = id_verbs,
+    .name = "identity",
+    .help = "security identities (label sets) of the cluster",
+    .subs = id_verbs,
 };

@@ -29,9 +29,12 @@ static void on_signal(int sig)
 const char *cnictl_event_type_name(unsigned int type)
 {
 	switch (type) {
-	case SL_EV_DROP: return "drop";
-	case SL_EV_POLICY_VERDICT: return "policy";
-	case SL_EV_TRACE: return "trace";
+	case SL_EV_DROP:
+		return "drop";
+	case SL_EV_POLICY_VERDICT:
+		return "policy";
+	case SL_EV_TRACE:
+		return "trace";
 	}
 	return "?";
 }
@@ -93,8 +96,10 @@ static int on_event(void *arg, void *data, size_t size)
 	if (m->types && (ev.type >= 32 || !(m->types & (1u << ev.type))))
 		return 0;
 	cnictl_pr_event(&ev, true);
-	if (m->count && ++m->seen >= m->count)
+	if (m->count && ++m->seen >= m->count) {
 		monitor_stop = 1;
+		return -ECANCELED; /* stop this poll's batch: --count is exact */
+	}
 	return 0;
 }
 
@@ -123,12 +128,12 @@ static int parse_types(const char *s, unsigned int *bits)
 static int monitor(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "type", required_argument, NULL, 't' },
-		{ "count", required_argument, NULL, 'c' },
-		{ 0 },
+	    {"type", required_argument, NULL, 't'},
+	    {"count", required_argument, NULL, 'c'},
+	    {0},
 	};
-	struct mon_ctx m = { 0 };
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct mon_ctx m = {0};
+	struct sigaction sa = {.sa_handler = on_signal};
 	struct ring_buffer *rb = NULL;
 	struct bpf_map_info info;
 	int fd, opt, err, r = CNICTL_OK;
@@ -139,15 +144,18 @@ static int monitor(int argc, char **argv)
 		case 't':
 			if (parse_types(optarg, &m.types))
 				return cnictl_usage("monitor: --type takes drop, policy, trace "
-						    "(comma-separated), not '%s'", optarg);
+						    "(comma-separated), not '%s'",
+						    optarg);
 			break;
 		case 'c':
 			m.count = strtoul(optarg, &end, 10);
 			if (*end || !*optarg)
-				return cnictl_usage("monitor: --count takes a number, not '%s'", optarg);
+				return cnictl_usage("monitor: --count takes a number, not '%s'",
+						    optarg);
 			break;
 		default:
-			return cnictl_usage("usage: cnictl monitor [--type drop|policy|trace] [--count N]");
+			return cnictl_usage(
+			    "usage: cnictl monitor [--type drop|policy|trace] [--count N]");
 		}
 	}
 	if (optind < argc)
@@ -177,7 +185,7 @@ static int monitor(int argc, char **argv)
 			m.types ? "selected" : "all", cnictl_opts.bpffs, SL_MAP_EVENTS);
 	while (!monitor_stop) {
 		err = ring_buffer__poll(rb, 500);
-		if (err < 0 && err != -EINTR) {
+		if (err < 0 && err != -EINTR && err != -ECANCELED) {
 			r = cnictl_fail("reading %s failed: %s", SL_MAP_EVENTS, strerror(-err));
 			break;
 		}
@@ -190,8 +198,8 @@ static int monitor(int argc, char **argv)
 }
 
 CNICTL_COMMAND(cnictl_cmd_monitor) = {
-	.name = "monitor",
-	.args = "[--type drop|policy|trace[,...]] [--count N]",
-	.help = "live datapath events (drops, policy verdicts, traces) until Ctrl-C",
-	.run = monitor,
+    .name = "monitor",
+    .args = "[--type drop|policy|trace[,...]] [--count N]",
+    .help = "live datapath events (drops, policy verdicts, traces) until Ctrl-C",
+    .run = monitor,
 };

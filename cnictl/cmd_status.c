@@ -33,9 +33,8 @@ static int status(int argc, char **argv)
 	if (err) {
 		pr_str("error", err_msg ? err_msg : "status request failed");
 	} else {
-		json_object_foreach(st, k, v)
-			if (strcmp(k, "objects") && strcmp(k, "maps"))
-				pr_json_value(k, v);
+		json_object_foreach(st, k, v) if (strcmp(k, "objects") && strcmp(k, "maps"))
+		    pr_json_value(k, v);
 	}
 	pr_obj_end();
 	if (!err) {
@@ -43,8 +42,7 @@ static int status(int argc, char **argv)
 
 		/* Kinds as one "Pod=3,Service=2" line in text. */
 		pr_map_begin("objects");
-		json_object_foreach(objs, k, v)
-			pr_json_value(k, v);
+		json_object_foreach(objs, k, v) pr_json_value(k, v);
 		pr_map_end();
 	}
 	pr_str("bpffs", cnictl_opts.bpffs);
@@ -56,7 +54,8 @@ static int status(int argc, char **argv)
 
 	if (err) {
 		if (!pr_is_json())
-			fprintf(cnictl_opts.err, "cnictl: %s\n", err_msg ? err_msg : "status request failed");
+			fprintf(cnictl_opts.err, "cnictl: %s\n",
+				err_msg ? err_msg : "status request failed");
 		r = CNICTL_FAIL;
 	}
 	free(err_msg);
@@ -66,8 +65,7 @@ static int status(int argc, char **argv)
 
 /* `cnictl status` takes no verb: a top-level leaf. */
 CNICTL_COMMAND(cnictl_cmd_status) = {
-	.name = "status",
-	.help = "controller health, objects known, map fill levels (exit 1 if sluiced is down)",
-	.run = status,
+    .name = "status",
+    .help = "controller health, objects known, map fill levels (exit 1 if sluiced is down)",
+    .run = status,
 };
-

@@ -11,8 +11,7 @@
 #include "log.h"
 #include "print.h"
 
-struct cnictl_opts cnictl_opts = { .timeout_ms = 10000 };
-
+struct cnictl_opts cnictl_opts = {.timeout_ms = 10000};
 
 /* Set by the linker: every CNICTL_COMMAND's pointer. */
 extern const struct cmd *const __start_cnictl_cmds[] __attribute__((weak));
@@ -170,8 +169,9 @@ static void registry_load(void)
 
 	if (registry)
 		return;
-	n = __start_cnictl_cmds && __stop_cnictl_cmds ?
-		    (size_t)(__stop_cnictl_cmds - __start_cnictl_cmds) : 0;
+	n = __start_cnictl_cmds && __stop_cnictl_cmds
+		? (size_t)(__stop_cnictl_cmds - __start_cnictl_cmds)
+		: 0;
 	registry = calloc(n + 1, sizeof(*registry));
 	if (!registry)
 		return;
@@ -201,9 +201,10 @@ static struct cmd *root_table(void)
 		return NULL;
 	for (size_t i = 0; i < registry_n; i++)
 		t[i] = *registry[i];
-	t[registry_n] = (struct cmd){ .name = "help", .args = "[OBJECT...]",
-				      .help = "this text, or the help of one object",
-				      .run = help_run };
+	t[registry_n] = (struct cmd){.name = "help",
+				     .args = "[OBJECT...]",
+				     .help = "this text, or the help of one object",
+				     .run = help_run};
 	return t;
 }
 
@@ -214,8 +215,7 @@ struct help_line {
 	const char *help;
 };
 
-static void help_collect(const struct cmd *c, const char *path, struct help_line **lines,
-			 size_t *n)
+static void help_collect(const struct cmd *c, const char *path, struct help_line **lines, size_t *n)
 {
 	char *p;
 
@@ -353,6 +353,7 @@ int cnictl_dispatch(const struct cmd *c, const char *path, int argc, char **argv
 	}
 	if (asprintf(&subpath, "%s %s", path, sub->name) < 0)
 		return cnictl_fail("out of memory");
+	argv[1] = (char *)sub->name; /* handlers see the full name, not a prefix */
 	r = cnictl_dispatch(sub, subpath, argc - 1, argv + 1);
 	free(subpath);
 	return r;
@@ -385,7 +386,7 @@ static int help_for(const struct cmd *top, const char *top_path, int argc, char 
 static int help_run(int argc, char **argv)
 {
 	struct cmd *subs = root_table();
-	struct cmd root = { .name = "cnictl", .subs = subs };
+	struct cmd root = {.name = "cnictl", .subs = subs};
 	int r;
 
 	if (!subs)
@@ -411,11 +412,23 @@ static const char *flag_value(const char *arg, size_t flen, int *i, int argc, ch
 }
 
 struct globals {
-	const char *bpffs, *socket, *output;
+	const char *bpffs, *socket;
+	const char *bad_output; /* an -o value we do not know */
 	bool help;
 	int verbose;
 	bool json;
 };
+
+/* -o/--output: the last of -o and -j wins. */
+static void set_output(struct globals *g, const char *v)
+{
+	if (!strcmp(v, "json"))
+		g->json = true;
+	else if (!strcmp(v, "table") || !strcmp(v, "text"))
+		g->json = false;
+	else
+		g->bad_output = v;
+}
 
 /* Remove the global flags from argv (anywhere before "--"). Returns the new
  * argc, or -1 after printing a usage error. */
@@ -448,11 +461,11 @@ static int parse_globals(int argc, char **argv, struct globals *g)
 		} else if (!strncmp(a, "--output", 8) && (!a[8] || a[8] == '=')) {
 			if (!(v = flag_value(a, 8, &i, argc, argv)))
 				goto missing;
-			g->output = v;
+			set_output(g, v);
 		} else if (!strncmp(a, "-o", 2) && a[1] == 'o') {
 			if (!(v = flag_value(a, 2, &i, argc, argv)))
 				goto missing;
-			g->output = v;
+			set_output(g, v);
 		} else if (!strcmp(a, "--json")) {
 			g->json = true;
 		} else if (!strcmp(a, "--verbose")) {
@@ -472,7 +485,7 @@ static int parse_globals(int argc, char **argv, struct globals *g)
 			argv[out++] = argv[i]; /* the command's own option */
 		}
 		continue;
-missing:
+	missing:
 		cnictl_usage("option %s needs a value", a);
 		return -1;
 	}
@@ -487,12 +500,12 @@ int cnictl_main(int argc, char **argv)
 
 int cnictl_run(int argc, char **argv, FILE *out, FILE *err)
 {
-	struct globals g = { 0 };
+	struct globals g = {0};
 	struct cmd *subs, root;
 	int n, r;
 
 	error_printed = false;
-	cnictl_opts = (struct cnictl_opts){ .timeout_ms = 10000, .err = err };
+	cnictl_opts = (struct cnictl_opts){.timeout_ms = 10000, .err = err};
 	/* JSON as early as possible so even flag errors are JSON. */
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--"))
@@ -507,14 +520,8 @@ int cnictl_run(int argc, char **argv, FILE *out, FILE *err)
 	n = parse_globals(argc, argv, &g);
 	if (n < 0)
 		return CNICTL_USAGE;
-	if (g.output) {
-		if (!strcmp(g.output, "json"))
-			g.json = true;
-		else if (!strcmp(g.output, "table") || !strcmp(g.output, "text"))
-			g.json = false;
-		else
-			return cnictl_usage("unknown output format '%s' (json or table)", g.output);
-	}
+	if (g.bad_output)
+		return cnictl_usage("unknown output format '%s' (json or table)", g.bad_output);
 	pr_init(g.json, out);
 	cnictl_opts.json = g.json;
 	cnictl_opts.err = err;
@@ -527,7 +534,7 @@ int cnictl_run(int argc, char **argv, FILE *out, FILE *err)
 	subs = root_table();
 	if (!subs)
 		return cnictl_fail("out of memory");
-	root = (struct cmd){ .name = "cnictl", .subs = subs };
+	root = (struct cmd){.name = "cnictl", .subs = subs};
 	if (g.help)
 		r = help_for(&root, "cnictl", n, argv);
 	else if (n < 2)

@@ -69,9 +69,9 @@ enum cnictl_exit {
 };
 
 struct cmd {
-	const char *name;  /* word on the command line */
-	const char *args;  /* usage of the arguments, e.g. "NAME" or "[--type T]" */
-	const char *help;  /* one line */
+	const char *name; /* word on the command line */
+	const char *args; /* usage of the arguments, e.g. "NAME" or "[--type T]" */
+	const char *help; /* one line */
 	/* Leaf: the handler. Exactly one of run and subs is set. */
 	int (*run)(int argc, char **argv);
 	/* Inner node: sub-commands, terminated by an entry with name NULL. */
@@ -79,20 +79,20 @@ struct cmd {
 };
 
 /* Register a top-level OBJECT: `CNICTL_COMMAND(cmd_foo) = { ... };` */
-#define CNICTL_COMMAND(var)                                                                 \
-	extern const struct cmd var;                                                        \
-	static const struct cmd *const var##_reg                                            \
-		__attribute__((used, section("cnictl_cmds"), aligned(sizeof(void *)))) = &var; \
+#define CNICTL_COMMAND(var)                                                                        \
+	extern const struct cmd var;                                                               \
+	static const struct cmd *const var##_reg                                                   \
+	    __attribute__((used, section("cnictl_cmds"), aligned(sizeof(void *)))) = &var;         \
 	const struct cmd var
 
 /* Options every command sees (set from the global flags before dispatch). */
 struct cnictl_opts {
 	const char *bpffs;  /* pin root, resolved (flag, $SLUICE_BPFFS, default) */
 	const char *socket; /* sluiced socket, resolved likewise */
-	bool json;          /* -o json / -j */
-	int verbose;        /* number of -v */
-	int timeout_ms;     /* socket request timeout */
-	FILE *err;          /* diagnostics for people (stderr); results go to pr_out() */
+	bool json;	    /* -o json / -j */
+	int verbose;	    /* number of -v */
+	int timeout_ms;	    /* socket request timeout */
+	FILE *err;	    /* diagnostics for people (stderr); results go to pr_out() */
 };
 extern struct cnictl_opts cnictl_opts;
 
@@ -144,7 +144,7 @@ int cnictl_map_foreach(int fd, const struct bpf_map_info *info, cnictl_map_cb cb
 long cnictl_map_count(int fd, const struct bpf_map_info *info);
 
 /* Print the table of pinned sluice_* maps (name, type, sizes, max entries,
- * current entries, fill %) under key (NULL at top level). Returns 0 or
+ * current entries, fillPercent) under key (NULL at top level). Returns 0 or
  * -errno (pin root unreadable; printed). Used by `bpf map list` and `status`. */
 int cnictl_print_map_table(const char *key);
 

@@ -55,13 +55,13 @@
 #include <linux/types.h>
 
 struct cnictl_decoder {
-	const char *map;   /* pinned map name, e.g. "sluice_ct" */
-	const char *doc;   /* one line: what the map holds (shown by `map list -v`) */
-	__u32 key_size;    /* expected sizes; the dump falls back to hex on mismatch */
+	const char *map; /* pinned map name, e.g. "sluice_ct" */
+	const char *doc; /* one line: what the map holds (shown by `map list -v`) */
+	__u32 key_size;	 /* expected sizes; the dump falls back to hex on mismatch */
 	__u32 value_size;
 	void (*key)(const void *key);
 	void (*value)(const void *key, const void *value);
-	bool sum_u64;      /* per-CPU map of __u64 counters: sum over CPUs, then .value */
+	bool sum_u64; /* per-CPU map of __u64 counters: sum over CPUs, then .value */
 	void (*percpu)(const void *key, const void *values, unsigned int ncpu, size_t stride);
 	/* Optional: keep the entry out of the dump (e.g. all-zero counters) unless
 	 * -v. value is what .value would get (the sum for sum_u64 maps); not
@@ -69,10 +69,10 @@ struct cnictl_decoder {
 	bool (*skip)(const void *key, const void *value);
 };
 
-#define CNICTL_DECODER(var)                                                                           \
-	extern const struct cnictl_decoder var;                                                       \
-	static const struct cnictl_decoder *const var##_reg                                           \
-		__attribute__((used, section("cnictl_decoders"), aligned(sizeof(void *)))) = &var;    \
+#define CNICTL_DECODER(var)                                                                        \
+	extern const struct cnictl_decoder var;                                                    \
+	static const struct cnictl_decoder *const var##_reg                                        \
+	    __attribute__((used, section("cnictl_decoders"), aligned(sizeof(void *)))) = &var;     \
 	const struct cnictl_decoder var
 
 /* The decoder registered for map name, or NULL. */
@@ -110,6 +110,7 @@ struct sl_event;
 void cnictl_pr_event(const struct sl_event *ev, bool with_time);
 /* Print set bits of flags as an array of names; bits without a name as "0xN".
  * names[i] names bit i (NULL entries are unnamed). */
-void cnictl_pr_flags(const char *key, uint64_t flags, const char *const *names, unsigned int nnames);
+void cnictl_pr_flags(const char *key, uint64_t flags, const char *const *names,
+		     unsigned int nnames);
 
 #endif

@@ -16,7 +16,7 @@
 
 /* ---- sluice_ep ------------------------------------------------------------------ */
 
-static const char *const ep_flag_names[] = { "host-netns" };
+static const char *const ep_flag_names[] = {"host-netns"};
 
 static void ep_key(const void *k)
 {
@@ -40,22 +40,22 @@ static void ep_value(const void *k, const void *v)
 }
 
 CNICTL_DECODER(cnictl_dec_ep) = {
-	.map = SL_MAP_EP,
-	.doc = "local endpoints: pod IP -> veth, endpoint id, identity, MACs",
-	.key_size = sizeof(struct ep_key),
-	.value_size = sizeof(struct ep_info),
-	.key = ep_key,
-	.value = ep_value,
+    .map = SL_MAP_EP,
+    .doc = "local endpoints: pod IP -> veth, endpoint id, identity, MACs",
+    .key_size = sizeof(struct ep_key),
+    .value_size = sizeof(struct ep_info),
+    .key = ep_key,
+    .value = ep_value,
 };
 
 /* ---- sluice_ipcache --------------------------------------------------------------- */
 
-static const char *const ipc_flag_names[] = { "local" };
+static const char *const ipc_flag_names[] = {"local"};
 
 static void ipc_key(const void *k)
 {
 	const struct ipcache_key *key = k;
-	struct sl_cidr c = { .family = key->family };
+	struct sl_cidr c = {.family = key->family};
 	char buf[SL_ADDR_STRLEN + 8];
 	unsigned int full = key->family == SL_AF_INET6 ? 128 : 32;
 
@@ -74,7 +74,7 @@ static void ipc_value(const void *k, const void *v)
 {
 	const struct ipcache_val *val = v;
 	char buf[SL_ADDR_STRLEN];
-	union sl_addr node = { .v4 = val->node_ip };
+	union sl_addr node = {.v4 = val->node_ip};
 
 	(void)k;
 	pr_u64("identity", val->identity);
@@ -86,12 +86,12 @@ static void ipc_value(const void *k, const void *v)
 }
 
 CNICTL_DECODER(cnictl_dec_ipcache) = {
-	.map = SL_MAP_IPCACHE,
-	.doc = "IP/CIDR -> security identity and hosting node",
-	.key_size = sizeof(struct ipcache_key),
-	.value_size = sizeof(struct ipcache_val),
-	.key = ipc_key,
-	.value = ipc_value,
+    .map = SL_MAP_IPCACHE,
+    .doc = "IP/CIDR -> security identity and hosting node",
+    .key_size = sizeof(struct ipcache_key),
+    .value_size = sizeof(struct ipcache_val),
+    .key = ipc_key,
+    .value = ipc_value,
 };
 
 /* ---- sluice_metrics ------------------------------------------------------------------ */
@@ -124,14 +124,14 @@ static bool metrics_skip(const void *k, const void *v)
 }
 
 CNICTL_DECODER(cnictl_dec_metrics) = {
-	.map = SL_MAP_METRICS,
-	.doc = "packets and bytes per verdict reason and direction (summed over CPUs)",
-	.key_size = sizeof(__u32),
-	.value_size = sizeof(struct metrics_val),
-	.key = metrics_key,
-	.value = metrics_value,
-	.sum_u64 = true,
-	.skip = metrics_skip,
+    .map = SL_MAP_METRICS,
+    .doc = "packets and bytes per verdict reason and direction (summed over CPUs)",
+    .key_size = sizeof(__u32),
+    .value_size = sizeof(struct metrics_val),
+    .key = metrics_key,
+    .value = metrics_value,
+    .sum_u64 = true,
+    .skip = metrics_skip,
 };
 
 /* ---- sluice_ep_stats ------------------------------------------------------------------ */
@@ -158,25 +158,28 @@ static void ep_stats_value(const void *k, const void *v)
 }
 
 CNICTL_DECODER(cnictl_dec_ep_stats) = {
-	.map = SL_MAP_EP_STATS,
-	.doc = "per-endpoint counters by host veth ifindex (summed over CPUs)",
-	.key_size = sizeof(__u32),
-	.value_size = sizeof(struct ep_stats),
-	.key = ep_stats_key,
-	.value = ep_stats_value,
-	.sum_u64 = true,
+    .map = SL_MAP_EP_STATS,
+    .doc = "per-endpoint counters by host veth ifindex (summed over CPUs)",
+    .key_size = sizeof(__u32),
+    .value_size = sizeof(struct ep_stats),
+    .key = ep_stats_key,
+    .value = ep_stats_value,
+    .sum_u64 = true,
 };
 
 /* ---- sluice_ct ------------------------------------------------------------------------ */
 
-static const char *const ct_flag_names[] = { "svc", "policy-audit", "hairpin", "node-port" };
+static const char *const ct_flag_names[] = {"svc", "policy-audit", "hairpin", "node-port"};
 
 const char *cnictl_ct_state_name(unsigned int state)
 {
 	switch (state) {
-	case SL_CT_NEW: return "new";
-	case SL_CT_ESTABLISHED: return "established";
-	case SL_CT_CLOSING: return "closing";
+	case SL_CT_NEW:
+		return "new";
+	case SL_CT_ESTABLISHED:
+		return "established";
+	case SL_CT_CLOSING:
+		return "closing";
 	}
 	return "?";
 }
@@ -205,7 +208,7 @@ static void ct_key(const void *k)
 	cnictl_pr_addr("dst", &key->daddr, key->family);
 	pr_u64("dport", ntohs(key->dport));
 	pr_str("proto", sl_proto_name(key->proto));
-	pr_str("scope", key->scope == SL_CT_SCOPE_CONN  ? "conn"
+	pr_str("scope", key->scope == SL_CT_SCOPE_CONN	? "conn"
 			: key->scope == SL_CT_SCOPE_SVC ? "svc"
 							: "?");
 }
@@ -232,12 +235,12 @@ static void ct_value(const void *k, const void *v)
 }
 
 CNICTL_DECODER(cnictl_dec_ct) = {
-	.map = SL_MAP_CT,
-	.doc = "connection tracking: tuple -> state, expiry (s from now), counters, NAT",
-	.key_size = sizeof(struct ct_key),
-	.value_size = sizeof(struct ct_entry),
-	.key = ct_key,
-	.value = ct_value,
+    .map = SL_MAP_CT,
+    .doc = "connection tracking: tuple -> state, expiry (s from now), counters, NAT",
+    .key_size = sizeof(struct ct_key),
+    .value_size = sizeof(struct ct_entry),
+    .key = ct_key,
+    .value = ct_value,
 };
 
 /* ---- sluice_ct_stats ------------------------------------------------------------------ */
@@ -245,10 +248,10 @@ CNICTL_DECODER(cnictl_dec_ct) = {
 static void ct_stats_key(const void *k)
 {
 	static const char *const names[SL_CT_STAT_MAX] = {
-		[SL_CT_STAT_CREATED] = "created",
-		[SL_CT_STAT_EXPIRED] = "expired",
-		[SL_CT_STAT_CLOSED] = "closed",
-		[SL_CT_STAT_FLUSHED] = "flushed",
+	    [SL_CT_STAT_CREATED] = "created",
+	    [SL_CT_STAT_EXPIRED] = "expired",
+	    [SL_CT_STAT_CLOSED] = "closed",
+	    [SL_CT_STAT_FLUSHED] = "flushed",
 	};
 	__u32 idx;
 
@@ -269,13 +272,13 @@ static void ct_stats_value(const void *k, const void *v)
 }
 
 CNICTL_DECODER(cnictl_dec_ct_stats) = {
-	.map = SL_MAP_CT_STATS,
-	.doc = "conntrack entries created, expired, closed, flushed (summed over CPUs)",
-	.key_size = sizeof(__u32),
-	.value_size = sizeof(__u64),
-	.key = ct_stats_key,
-	.value = ct_stats_value,
-	.sum_u64 = true,
+    .map = SL_MAP_CT_STATS,
+    .doc = "conntrack entries created, expired, closed, flushed (summed over CPUs)",
+    .key_size = sizeof(__u32),
+    .value_size = sizeof(__u64),
+    .key = ct_stats_key,
+    .value = ct_stats_value,
+    .sum_u64 = true,
 };
 
 /* ---- sluice_ev_rate -------------------------------------------------------------------- */
@@ -316,10 +319,10 @@ static void ev_rate_percpu(const void *k, const void *values, unsigned int ncpu,
 }
 
 CNICTL_DECODER(cnictl_dec_ev_rate) = {
-	.map = SL_MAP_EVENT_RATE,
-	.doc = "event rate limiter: tokens and suppressed events (over all CPUs)",
-	.key_size = sizeof(__u32),
-	.value_size = sizeof(struct sl_ev_rate),
-	.key = ev_rate_key,
-	.percpu = ev_rate_percpu,
+    .map = SL_MAP_EVENT_RATE,
+    .doc = "event rate limiter: tokens and suppressed events (over all CPUs)",
+    .key_size = sizeof(__u32),
+    .value_size = sizeof(struct sl_ev_rate),
+    .key = ev_rate_key,
+    .percpu = ev_rate_percpu,
 };

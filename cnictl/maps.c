@@ -52,9 +52,11 @@ int cnictl_map_open(const char *name, struct bpf_map_info *info, bool quiet)
 		err = -errno;
 		if (!quiet) {
 			if (err == -ENOENT)
-				cnictl_fail("map %s is not pinned under %s", name, cnictl_opts.bpffs);
+				cnictl_fail("map %s is not pinned under %s", name,
+					    cnictl_opts.bpffs);
 			else
-				cnictl_fail("couldn't open pinned map %s: %s", path, strerror(-err));
+				cnictl_fail("couldn't open pinned map %s: %s", path,
+					    strerror(-err));
 		}
 		return err;
 	}
@@ -129,7 +131,8 @@ int cnictl_map_foreach(int fd, const struct bpf_map_info *info, cnictl_map_cb cb
 		for (__u32 i = 0; i < info->max_entries; i++) {
 			if (bpf_map_lookup_elem(fd, &i, val)) {
 				err = -errno;
-				cnictl_fail("couldn't read %s[%u]: %s", info->name, i, strerror(errno));
+				cnictl_fail("couldn't read %s[%u]: %s", info->name, i,
+					    strerror(errno));
 				goto out;
 			}
 			if ((err = cb(&i, val, ctx)))
@@ -158,7 +161,8 @@ int cnictl_map_foreach(int fd, const struct bpf_map_info *info, cnictl_map_cb cb
 			if (errno == ENOENT)
 				continue; /* deleted since get_next_key */
 			err = -errno;
-			cnictl_fail("couldn't read an entry of %s: %s", info->name, strerror(errno));
+			cnictl_fail("couldn't read an entry of %s: %s", info->name,
+				    strerror(errno));
 			goto out;
 		}
 		if ((err = cb(key, val, ctx)))

@@ -12,14 +12,14 @@
 #include "print.h"
 
 enum ntype {
-	N_OBJ,   /* object with fields */
-	N_ARR,   /* list of values */
-	N_MAP,   /* object of data members: one cell */
+	N_OBJ,	 /* object with fields */
+	N_ARR,	 /* list of values */
+	N_MAP,	 /* object of data members: one cell */
 	N_TABLE, /* list of rows */
-	N_ROW,   /* object in a table */
-	N_LINE,  /* object on one line */
-	N_LEAF,  /* scalar, kept as its text */
-	N_NOTE,  /* text-only remark */
+	N_ROW,	 /* object in a table */
+	N_LINE,	 /* object on one line */
+	N_LEAF,	 /* scalar, kept as its text */
+	N_NOTE,	 /* text-only remark */
 };
 
 struct node {
@@ -43,7 +43,7 @@ static struct {
 	size_t jcount[PR_MAX_DEPTH];
 	/* text mode: the open containers (stack[0] is the top-level value). */
 	struct node *stack[PR_MAX_DEPTH];
-} P = { .json = false };
+} P = {.json = false};
 
 static bool is_container_obj(enum ntype t)
 {
@@ -77,11 +77,21 @@ static void json_write_str(const char *s)
 	fputc('"', f);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		switch (*p) {
-		case '"': fputs("\\\"", f); break;
-		case '\\': fputs("\\\\", f); break;
-		case '\n': fputs("\\n", f); break;
-		case '\r': fputs("\\r", f); break;
-		case '\t': fputs("\\t", f); break;
+		case '"':
+			fputs("\\\"", f);
+			break;
+		case '\\':
+			fputs("\\\\", f);
+			break;
+		case '\n':
+			fputs("\\n", f);
+			break;
+		case '\r':
+			fputs("\\r", f);
+			break;
+		case '\t':
+			fputs("\\t", f);
+			break;
 		default:
 			if (*p < 0x20)
 				fprintf(f, "\\u%04x", *p);
@@ -241,18 +251,54 @@ static void end(enum ntype t)
 	}
 }
 
-void pr_obj_begin(const char *key) { begin(N_OBJ, key); }
-void pr_obj_end(void) { end(N_OBJ); }
-void pr_arr_begin(const char *key) { begin(N_ARR, key); }
-void pr_arr_end(void) { end(N_ARR); }
-void pr_map_begin(const char *key) { begin(N_MAP, key); }
-void pr_map_end(void) { end(N_MAP); }
-void pr_table_begin(const char *key) { begin(N_TABLE, key); }
-void pr_table_end(void) { end(N_TABLE); }
-void pr_row_begin(void) { begin(N_ROW, NULL); }
-void pr_row_end(void) { end(N_ROW); }
-void pr_line_begin(const char *key) { begin(N_LINE, key); }
-void pr_line_end(void) { end(N_LINE); }
+void pr_obj_begin(const char *key)
+{
+	begin(N_OBJ, key);
+}
+void pr_obj_end(void)
+{
+	end(N_OBJ);
+}
+void pr_arr_begin(const char *key)
+{
+	begin(N_ARR, key);
+}
+void pr_arr_end(void)
+{
+	end(N_ARR);
+}
+void pr_map_begin(const char *key)
+{
+	begin(N_MAP, key);
+}
+void pr_map_end(void)
+{
+	end(N_MAP);
+}
+void pr_table_begin(const char *key)
+{
+	begin(N_TABLE, key);
+}
+void pr_table_end(void)
+{
+	end(N_TABLE);
+}
+void pr_row_begin(void)
+{
+	begin(N_ROW, NULL);
+}
+void pr_row_end(void)
+{
+	end(N_ROW);
+}
+void pr_line_begin(const char *key)
+{
+	begin(N_LINE, key);
+}
+void pr_line_end(void)
+{
+	end(N_LINE);
+}
 
 /* ---- public: leaves -------------------------------------------------------- */
 
@@ -312,6 +358,18 @@ void pr_s64(const char *key, int64_t v)
 	char b[24];
 
 	snprintf(b, sizeof(b), "%" PRId64, v);
+	leaf(key, b, b);
+}
+
+void pr_f64(const char *key, double v, int decimals)
+{
+	char b[64];
+
+	if (v != v || v > 1e300 || v < -1e300) { /* NaN/inf: JSON has none */
+		pr_null(key);
+		return;
+	}
+	snprintf(b, sizeof(b), "%.*f", decimals < 0 ? 0 : decimals > 17 ? 17 : decimals, v);
 	leaf(key, b, b);
 }
 
@@ -376,9 +434,7 @@ static bool json_is_string_map(const json_t *v)
 
 	if (!json_object_size(v))
 		return false;
-	json_object_foreach((json_t *)v, k, m)
-		if (!json_is_string(m))
-			return false;
+	json_object_foreach((json_t *)v, k, m) if (!json_is_string(m)) return false;
 	return true;
 }
 
@@ -389,9 +445,7 @@ static bool json_is_object_array(const json_t *v)
 
 	if (!json_array_size(v))
 		return false;
-	json_array_foreach(v, i, e)
-		if (!json_is_object(e))
-			return false;
+	json_array_foreach(v, i, e) if (!json_is_object(e)) return false;
 	return true;
 }
 
@@ -414,28 +468,26 @@ static void json_value_text(const char *key, const json_t *v, bool row_ctx)
 		enum ntype t = row_ctx && json_is_string_map(v) ? N_MAP : N_OBJ;
 
 		begin(t, key);
-		json_object_foreach((json_t *)v, k, m)
-			json_value_text(k, m, row_ctx);
+		json_object_foreach((json_t *)v, k, m) json_value_text(k, m, row_ctx);
 		end(t);
 		break;
 	}
 	case JSON_ARRAY:
 		if (!row_ctx && json_is_object_array(v)) {
 			pr_table_begin(key);
-			json_array_foreach(v, i, m) {
+			json_array_foreach(v, i, m)
+			{
 				const char *rk;
 				json_t *rv;
 
 				pr_row_begin();
-				json_object_foreach(m, rk, rv)
-					json_value_text(rk, rv, true);
+				json_object_foreach(m, rk, rv) json_value_text(rk, rv, true);
 				pr_row_end();
 			}
 			pr_table_end();
 		} else {
 			pr_arr_begin(key);
-			json_array_foreach(v, i, m)
-				json_value_text(NULL, m, row_ctx);
+			json_array_foreach(v, i, m) json_value_text(NULL, m, row_ctx);
 			pr_arr_end();
 		}
 		break;
@@ -509,7 +561,8 @@ void pr_json_table(const char *key, const json_t *arr, const char *const *cols)
 		return;
 	}
 	pr_table_begin(key);
-	json_array_foreach(arr, i, rec) {
+	json_array_foreach(arr, i, rec)
+	{
 		pr_row_begin();
 		for (const char *const *c = cols; *c; c++) {
 			const char *dot = strrchr(*c, '.');
@@ -633,7 +686,7 @@ static void cell_text(const struct node *n, struct sbuf *b)
 struct col {
 	char *id;
 	size_t width;
-	bool numeric;    /* every cell a number or "-" ... */
+	bool numeric;	 /* every cell a number or "-" ... */
 	bool any_number; /* ... and at least one a number: right-align */
 };
 
@@ -659,7 +712,7 @@ static size_t table_col(struct table *t, const char *id)
 	}
 	t->cols = c;
 	pr_header_name(id, hdr, sizeof(hdr));
-	c[t->ncols] = (struct col){ .id = strdup(id), .width = strlen(hdr), .numeric = true };
+	c[t->ncols] = (struct col){.id = strdup(id), .width = strlen(hdr), .numeric = true};
 	if (!c[t->ncols].id) {
 		P.err = -ENOMEM;
 		return SIZE_MAX;
@@ -744,7 +797,7 @@ static void table_flatten(struct table *t, const struct node *n, const char *par
 			table_flatten(t, k, k->key);
 			continue;
 		}
-		struct sbuf b = { 0 };
+		struct sbuf b = {0};
 
 		cell_text(k, &b);
 		if (b.s && !*b.s) { /* empty list */
@@ -773,7 +826,7 @@ static void table_free(struct table *t)
 static void render_table(const struct node *n, int indent)
 {
 	FILE *f = pr_out();
-	struct table t = { 0 };
+	struct table t = {0};
 	char hdr[64];
 
 	if (!n->n) {
@@ -793,7 +846,7 @@ static void render_table(const struct node *n, int indent)
 		}
 		t.nrows++;
 		if (n->kids[r]->t == N_LEAF || n->kids[r]->t == N_ARR || n->kids[r]->t == N_MAP) {
-			struct sbuf b = { 0 };
+			struct sbuf b = {0};
 
 			cell_text(n->kids[r], &b);
 			if (b.s)
@@ -821,7 +874,8 @@ static void render_table(const struct node *n, int indent)
 			if (c + 1 == t.ncols && !(t.cols[c].numeric && t.cols[c].any_number))
 				fprintf(f, "%s", s);
 			else if ((t.cols[c].numeric && t.cols[c].any_number))
-				fprintf(f, "%*s%s", (int)t.cols[c].width, s, c + 1 == t.ncols ? "" : "  ");
+				fprintf(f, "%*s%s", (int)t.cols[c].width, s,
+					c + 1 == t.ncols ? "" : "  ");
 			else
 				fprintf(f, "%-*s  ", (int)t.cols[c].width, s);
 		}
@@ -847,7 +901,7 @@ static void render_object(const struct node *n, int indent);
 
 static void render_line(const struct node *n)
 {
-	struct sbuf b = { 0 };
+	struct sbuf b = {0};
 
 	for (size_t i = 0; i < n->n; i++) {
 		const struct node *k = n->kids[i];
@@ -878,7 +932,7 @@ static void render_member(const struct node *k, int indent, int keyw)
 		return;
 	}
 	if (node_is_scalar_like(k)) {
-		struct sbuf b = { 0 };
+		struct sbuf b = {0};
 
 		cell_text(k, &b);
 		if (k->t == N_ARR && !k->n)

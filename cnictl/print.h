@@ -51,17 +51,17 @@ bool pr_is_json(void);
 FILE *pr_out(void);
 
 /* Containers. Every begin needs its end. */
-void pr_obj_begin(const char *key);   /* object with fields */
+void pr_obj_begin(const char *key); /* object with fields */
 void pr_obj_end(void);
-void pr_arr_begin(const char *key);   /* list of values */
+void pr_arr_begin(const char *key); /* list of values */
 void pr_arr_end(void);
-void pr_map_begin(const char *key);   /* object whose members are data (labels): one text cell */
+void pr_map_begin(const char *key); /* object whose members are data (labels): one text cell */
 void pr_map_end(void);
 void pr_table_begin(const char *key); /* list of rows: aligned in text */
 void pr_table_end(void);
-void pr_row_begin(void);              /* one row (an object) of the open table */
+void pr_row_begin(void); /* one row (an object) of the open table */
 void pr_row_end(void);
-void pr_line_begin(const char *key);  /* object shown on one text line (event streams) */
+void pr_line_begin(const char *key); /* object shown on one text line (event streams) */
 void pr_line_end(void);
 
 /* Leaves. */
@@ -70,6 +70,8 @@ void pr_strf(const char *key, const char *fmt, ...) __attribute__((format(printf
 void pr_u64(const char *key, uint64_t v);
 void pr_s64(const char *key, int64_t v);
 void pr_bool(const char *key, bool v);
+/* A real number with the given decimals (JSON number, text the same digits). */
+void pr_f64(const char *key, double v, int decimals);
 void pr_null(const char *key);
 /* Bytes: JSON "0a1b2c", text "0a 1b 2c". */
 void pr_hex(const char *key, const void *p, size_t n);

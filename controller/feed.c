@@ -2,7 +2,7 @@
 /* The Kubernetes feed: watch events, bare objects and Lists in, the object
  * store and the kind handlers (kinds.h) out.
  *
- * Semantics (docs: README "The feed"):
+ * Semantics (the README's feed section should say the same):
  * - Every value is all-or-nothing. A List is validated item by item first,
  *   then applied in order; if an item fails to apply, the ones already
  *   applied are rolled back (handler apply(new, old), store restored).
@@ -338,6 +338,9 @@ static json_t *prepare(const json_t *obj, const char *dflt_kind, const char *dfl
 		json_decref(c);
 		return NULL;
 	}
+	/* Nothing reads them and they are often the bulk of an object:
+	 * keeping them would cost the RSS budget for nothing. */
+	json_object_del(json_object_get(c, "metadata"), "managedFields");
 	*ops_out = ops;
 	return c;
 }
@@ -364,7 +367,8 @@ static int upsert(struct txn *t, const struct kind_ops *ops, json_t *obj, char *
 		json_decref(obj);
 		return 0;
 	}
-	return do_op(t, ops, cur ? json_deep_copy(cur) : NULL, obj, err, errlen);
+	/* stored objects are never modified in place: sharing cur is safe */
+	return do_op(t, ops, cur ? json_incref((json_t *)cur) : NULL, obj, err, errlen);
 }
 
 /* Delete by a (metadata-validated) object, reference stolen. */
@@ -386,11 +390,7 @@ static int delete(struct txn *t, const struct kind_ops *ops, json_t *obj, char *
 		return 0;
 	}
 	json_decref(obj);
-	old = json_deep_copy(cur);
-	if (!old) {
-		snprintf(err, errlen, "%s: out of memory", ops->kind);
-		return -ENOMEM;
-	}
+	old = json_incref((json_t *)cur);
 	return do_op(t, ops, old, NULL, err, errlen);
 }
 
@@ -443,7 +443,7 @@ static int gc_collect(const json_t *obj, void *arg)
 		return 0;
 	if (c->set && json_object_get(c->set, key))
 		return 0;
-	return json_array_append_new(c->victims, json_deep_copy(obj)) ? -ENOMEM : 0;
+	return json_array_append(c->victims, (json_t *)obj) ? -ENOMEM : 0;
 }
 
 static int gc_listing(struct feed_conn *fc, struct txn *t, const struct kind_ops *ops,
@@ -665,7 +665,8 @@ int feed_apply(struct feed_conn *fc, json_t *value, char *err, size_t errlen)
 
 /* ---- start-up, persistence -------------------------------------------------- */
 
-static unsigned int ticks;
+static unsigned int ticks, unsaved_ticks;
+static bool unsaved;
 
 int model_save(void)
 {
@@ -682,17 +683,29 @@ int model_save(void)
 	return rc;
 }
 
-/* Debounced work: persist, release unused identities, retry map writes. */
+/* Every 500 ms: persist once the feed has been quiet for a tick (or every
+ * 5 s under constant churn, so a large store is not rewritten per value),
+ * release identities unused for their delay, retry failed map writes. */
 static void model_tick(void)
 {
-	if (++ticks % 10 == 0) {
+	bool quiet = !model_changed;
+
+	if (++ticks % 20 == 0) {
+		size_t before = identity_count();
+
 		identity_gc(IDENTITY_RELEASE_DELAY_S);
-		model_changed = true;
+		if (identity_count() != before)
+			unsaved = true;
 	}
 	if (model_changed) {
 		model_changed = false;
-		if (model_save())
-			model_changed = true; /* retry next tick */
+		unsaved = true;
+	}
+	if (unsaved && (quiet || ++unsaved_ticks >= 10)) {
+		if (!model_save()) {
+			unsaved = false;
+			unsaved_ticks = 0;
+		}
 	}
 	if (ipcache_pending())
 		ipcache_flush();
@@ -747,7 +760,7 @@ int model_init(void)
 	if (rc)
 		pr_warn("model: ipcache resync: %s; pending writes are retried\n", strerror(-rc));
 	if (ctl_add_timer) {
-		rc = ctl_add_timer(1000, model_tick);
+		rc = ctl_add_timer(500, model_tick);
 		if (rc) {
 			pr_warn("model: couldn't add the model timer: %s\n", strerror(-rc));
 			return rc;

@@ -30,7 +30,8 @@ struct ipc_entry {
 	unsigned int n, cap;
 	struct ipcache_val written; /* what the map holds, when in_map */
 	bool in_map;
-	bool pending; /* on the pending list */
+	bool pending; /* on the pending list, at pending[pidx] */
+	size_t pidx;
 };
 
 static struct ipc_entry **buckets;
@@ -41,6 +42,7 @@ static unsigned long long seq;
 static int map_fd_override = -1;
 static bool no_batch; /* the kernel refused batch ops once */
 static bool warned_no_map;
+static size_t max_entries = SL_IPCACHE_MAX;
 
 void ipcache_key_from_cidr(const struct sl_cidr *pfx, struct ipcache_key *key)
 {
@@ -102,7 +104,7 @@ static struct ipc_entry *insert(const struct ipcache_key *k)
 	struct ipc_entry *e;
 	size_t h;
 
-	if (nentries >= SL_IPCACHE_MAX)
+	if (nentries >= max_entries)
 		return NULL;
 	if (nentries >= nbuckets && grow())
 		return NULL;
@@ -163,14 +165,22 @@ static bool needs_write(const struct ipc_entry *e)
 
 /* Put e on the pending list if it needs a write; free it if it is unclaimed
  * and not in the map. Returns 0 or -ENOMEM. */
+static void unpend(struct ipc_entry *e)
+{
+	if (!e->pending)
+		return;
+	pending[e->pidx] = pending[--npending];
+	pending[e->pidx]->pidx = e->pidx;
+	e->pending = false;
+}
+
 static int touch(struct ipc_entry *e)
 {
 	if (!e->n && !e->in_map) {
-		if (!e->pending) {
-			unlink_entry(e);
-			free_entry(e);
-		}
-		/* a pending one is freed by the next flush */
+		/* never reached the map: nothing to undo there */
+		unpend(e);
+		unlink_entry(e);
+		free_entry(e);
 		return 0;
 	}
 	if (e->pending || !needs_write(e))
@@ -184,6 +194,7 @@ static int touch(struct ipc_entry *e)
 		pending = p;
 		cap_pending = nc;
 	}
+	e->pidx = npending;
 	pending[npending++] = e;
 	e->pending = true;
 	return 0;
@@ -212,7 +223,7 @@ int ipcache_claim(const struct sl_cidr *pfx, const char *owner, enum ipcache_pri
 	if (!e) {
 		e = insert(&k);
 		if (!e)
-			return nentries >= SL_IPCACHE_MAX ? -ENOSPC : -ENOMEM;
+			return nentries >= max_entries ? -ENOSPC : -ENOMEM;
 	}
 	for (unsigned int i = 0; i < e->n; i++)
 		if (!strcmp(e->claims[i].owner, owner))
@@ -298,6 +309,11 @@ size_t ipcache_pending(void)
 	return npending;
 }
 
+void ipcache_set_limit(size_t max)
+{
+	max_entries = max && max < SL_IPCACHE_MAX ? max : SL_IPCACHE_MAX;
+}
+
 void ipcache_set_map_fd(int fd)
 {
 	map_fd_override = fd;
@@ -337,6 +353,7 @@ void ipcache_reset(void)
 	map_fd_override = -1;
 	warned_no_map = false;
 	no_batch = false;
+	max_entries = SL_IPCACHE_MAX;
 }
 
 static bool batch_unsupported(int err)
@@ -426,20 +443,45 @@ static int write_deletes(int fd, struct ipcache_key *keys, bool *ok, size_t n)
 	return first;
 }
 
+/* Drop pending entries that need no write any more (claimed and released
+ * again before reaching the map). */
+static void prune_pending(void)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < npending; i++) {
+		struct ipc_entry *e = pending[i];
+
+		if (needs_write(e)) {
+			e->pidx = keep;
+			pending[keep++] = e;
+			continue;
+		}
+		e->pending = false;
+		if (!e->n && !e->in_map) {
+			unlink_entry(e);
+			free_entry(e);
+		}
+	}
+	npending = keep;
+}
+
 int ipcache_flush(void)
 {
 	struct ipcache_key *ukeys = NULL, *dkeys = NULL;
 	struct ipcache_val *uvals = NULL;
 	struct ipc_entry **ue = NULL, **de = NULL;
 	bool *uok = NULL, *dok = NULL;
-	size_t nu = 0, nd = 0, keep = 0;
+	size_t nu = 0, nd = 0;
 	int fd, rc = 0, rc2;
 
 	if (!npending)
 		return 0;
 	fd = map_fd();
-	if (fd < 0)
-		return 0; /* stays pending until a map is there */
+	if (fd < 0) {
+		prune_pending();
+		return 0; /* the rest stays pending until a map is there */
+	}
 	ukeys = malloc(npending * sizeof(*ukeys));
 	uvals = malloc(npending * sizeof(*uvals));
 	dkeys = malloc(npending * sizeof(*dkeys));
@@ -480,21 +522,8 @@ int ipcache_flush(void)
 			ue[i]->written = uvals[i];
 		}
 	}
-	/* rebuild the pending list with what still needs a write */
-	for (size_t i = 0; i < npending; i++) {
-		struct ipc_entry *e = pending[i];
-
-		if (needs_write(e)) {
-			pending[keep++] = e;
-			continue;
-		}
-		e->pending = false;
-		if (!e->n && !e->in_map) {
-			unlink_entry(e);
-			free_entry(e);
-		}
-	}
-	npending = keep;
+	/* keep on the pending list what still needs a write */
+	prune_pending();
 out:
 	free(ukeys);
 	free(uvals);

@@ -64,6 +64,9 @@ size_t ipcache_pending(void);
 /* Use this map fd instead of ctl_map_fd(SL_MAP_IPCACHE) (tests; -1 resets to
  * the default). The fd is not closed by us. */
 void ipcache_set_map_fd(int fd);
+/* At most max keys in the mirror (0: SL_IPCACHE_MAX); claims beyond fail
+ * with -ENOSPC. For tests of the callers' rollback. */
+void ipcache_set_limit(size_t max);
 /* Forget everything (model_fini, tests); the map is not touched. */
 void ipcache_reset(void);
 

@@ -122,10 +122,10 @@ static bool is_alnum(char c)
 	return is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
 }
 
-/* [a-z0-9]([-a-z0-9]*[a-z0-9])? over s[0..n) */
-static bool label_span(const char *s, size_t n)
+/* [a-z0-9]([-a-z0-9]*[a-z0-9])? over s[0..n), any length */
+static bool label_chars(const char *s, size_t n)
 {
-	if (n == 0 || n > K8S_DNS1123_LABEL_MAX)
+	if (n == 0)
 		return false;
 	if (!is_lower_alnum(s[0]) || !is_lower_alnum(s[n - 1]))
 		return false;
@@ -135,11 +135,18 @@ static bool label_span(const char *s, size_t n)
 	return true;
 }
 
+static bool label_span(const char *s, size_t n)
+{
+	return n <= K8S_DNS1123_LABEL_MAX && label_chars(s, n);
+}
+
 bool k8s_is_dns1123_label(const char *s)
 {
 	return s && label_span(s, strlen(s));
 }
 
+/* As apimachinery's IsDNS1123Subdomain: the regex does not bound the
+ * length of each dot-separated part, only the whole (253). */
 static bool subdomain_span(const char *s, size_t n)
 {
 	size_t start = 0;
@@ -148,7 +155,7 @@ static bool subdomain_span(const char *s, size_t n)
 		return false;
 	for (size_t i = 0; i <= n; i++) {
 		if (i == n || s[i] == '.') {
-			if (!label_span(s + start, i - start))
+			if (!label_chars(s + start, i - start))
 				return false;
 			start = i + 1;
 		}

@@ -58,7 +58,7 @@ const json_t *k8s_labels(const json_t *obj);
 
 /* Name rules, true when s conforms. */
 bool k8s_is_dns1123_label(const char *s);     /* [a-z0-9]([-a-z0-9]*[a-z0-9])?, <= 63 */
-bool k8s_is_dns1123_subdomain(const char *s); /* dot-separated labels, <= 253 */
+bool k8s_is_dns1123_subdomain(const char *s); /* dot-separated label-like parts, <= 253 in all */
 bool k8s_is_dns1035_label(const char *s);     /* like a label, starts with a letter */
 bool k8s_is_label_key(const char *s);         /* [prefix/]name (qualified name) */
 bool k8s_is_label_value(const char *s);       /* "" or name-like, <= 63 */

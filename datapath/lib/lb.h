@@ -2,7 +2,7 @@
 /* Service load-balancing in tc (include/sluice/lb.h has the maps):
  * frontend lookup, backend choice (existing flow, ClientIP affinity,
  * Maglev), DNAT with hairpin SNAT, reverse NAT of replies, and the ICMP
- * port-unreachable answer when a Service has no backend. */
+ * answer (TCP reset / ICMP port unreachable) when a Service has no backend. */
 #ifndef SLUICE_DP_LB_H
 #define SLUICE_DP_LB_H
 
@@ -205,55 +205,143 @@ static __always_inline __u16 sl_csum_fold(__s64 sum)
 	return (__u16)~s;
 }
 
-/* Turn the packet (the client's first packet to a frontend without
- * backend) into an ICMP port unreachable back to the client, who is the
- * pod behind this host veth, and send it into the pod. p must be the
- * untranslated packet; client_mac/gw_mac are the pod's and the host
- * veth's MACs. Returns SL_DROP_NO_BACKEND with v->action TC_ACT_REDIRECT
- * once the answer is on its way, or with TC_ACT_SHOT when it can't be. */
-static __always_inline int lb_refuse(struct __sk_buff *skb, const struct pkt *p,
-				     const __u8 *client_mac, const __u8 *gw_mac, int *action)
+/* Rewrite the skb to a frame of eth + body (body_len bytes, a multiple
+ * of 4) addressed from gw_mac to client_mac, and send it into the pod
+ * behind this host veth. Returns 0 or a negative errno. */
+static __always_inline int lb_send_back(struct __sk_buff *skb, const __u8 *client_mac,
+					const __u8 *gw_mac, void *body, __u32 body_len)
 {
-	struct lb_icmp_reply r = {};
 	struct ethhdr eth;
-	__s64 sum;
-
-	*action = TC_ACT_SHOT;
-	if (p->l4_off != p->l3_off + sizeof(struct iphdr))
-		return SL_DROP_NO_BACKEND; /* IP options: not worth quoting */
-	if (bpf_skb_load_bytes(skb, p->l3_off, r.quote, sizeof(r.quote)) < 0)
-		return SL_DROP_NO_BACKEND;
-
-	r.ip.version = 4;
-	r.ip.ihl = 5;
-	r.ip.tot_len = bpf_htons(sizeof(r));
-	r.ip.ttl = 64;
-	r.ip.protocol = IPPROTO_ICMP;
-	r.ip.saddr = p->daddr.v4;
-	r.ip.daddr = p->saddr.v4;
-	sum = bpf_csum_diff(0, 0, (__be32 *)&r.ip, sizeof(r.ip), 0);
-	if (sum < 0)
-		return SL_DROP_NO_BACKEND;
-	r.ip.check = sl_csum_fold(sum);
-	r.icmp.type = ICMP_DEST_UNREACH;
-	r.icmp.code = ICMP_PORT_UNREACH;
-	sum = bpf_csum_diff(0, 0, (__be32 *)&r.icmp, sizeof(r) - sizeof(r.ip), 0);
-	if (sum < 0)
-		return SL_DROP_NO_BACKEND;
-	r.icmp.checksum = sl_csum_fold(sum);
 
 	__builtin_memcpy(eth.h_dest, client_mac, ETH_ALEN);
 	__builtin_memcpy(eth.h_source, gw_mac, ETH_ALEN);
 	eth.h_proto = bpf_htons(ETH_P_IP);
-
-	if (bpf_skb_change_tail(skb, ETH_HLEN + sizeof(r), 0) < 0)
-		return SL_DROP_NO_BACKEND;
+	if (bpf_skb_change_tail(skb, ETH_HLEN + body_len, 0) < 0)
+		return -EINVAL;
 	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0) < 0 ||
-	    bpf_skb_store_bytes(skb, ETH_HLEN, &r, sizeof(r), 0) < 0)
-		return SL_DROP_NO_BACKEND;
+	    bpf_skb_store_bytes(skb, ETH_HLEN, body, body_len, 0) < 0)
+		return -EINVAL;
 	/* Back into the pod that asked: the peer of the interface we run on. */
-	if (bpf_redirect_peer(skb->ifindex, 0) == TC_ACT_REDIRECT)
-		*action = TC_ACT_REDIRECT;
+	return bpf_redirect_peer(skb->ifindex, 0) == TC_ACT_REDIRECT ? 0 : -EINVAL;
+}
+
+/* IPv4 header of an answer from the frontend (p's destination) to the
+ * client (p's source), checksum included. */
+static __always_inline int lb_answer_iph(struct iphdr *ip, const struct pkt *p, __u8 proto,
+					 __u16 tot_len)
+{
+	__s64 sum;
+
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->tot_len = bpf_htons(tot_len);
+	ip->ttl = 64;
+	ip->protocol = proto;
+	ip->saddr = p->daddr.v4;
+	ip->daddr = p->saddr.v4;
+	sum = bpf_csum_diff(0, 0, (__be32 *)ip, sizeof(*ip), 0);
+	if (sum < 0)
+		return -EINVAL;
+	ip->check = sl_csum_fold(sum);
+	return 0;
+}
+
+/* TCP reset as the frontend would send it (RFC 9293 3.10.7.1). */
+struct lb_rst_reply {
+	struct iphdr ip;
+	struct tcphdr tcp;
+};
+
+/* IPv4 pseudo header for the TCP checksum. */
+struct lb_pseudo_hdr {
+	__be32 saddr;
+	__be32 daddr;
+	__u8 zero;
+	__u8 proto;
+	__be16 len;
+};
+
+static __always_inline int lb_refuse_tcp(struct __sk_buff *skb, const struct pkt *p,
+					 const __u8 *client_mac, const __u8 *gw_mac)
+{
+	struct lb_rst_reply r = {};
+	struct lb_pseudo_hdr ph = {};
+	struct tcphdr th;
+	__u32 seg_len;
+	__s64 sum;
+
+	if (bpf_skb_load_bytes(skb, p->l4_off, &th, sizeof(th)) < 0)
+		return -EINVAL;
+	if (th.rst)
+		return -EINVAL; /* never answer a reset */
+	if (lb_answer_iph(&r.ip, p, IPPROTO_TCP, sizeof(r)) < 0)
+		return -EINVAL;
+	r.tcp.source = p->dport;
+	r.tcp.dest = p->sport;
+	r.tcp.doff = sizeof(r.tcp) / 4;
+	r.tcp.rst = 1;
+	if (th.ack) {
+		r.tcp.seq = th.ack_seq;
+	} else {
+		/* ACK everything the segment occupied: data plus SYN/FIN. */
+		seg_len = p->len - p->l4_off - th.doff * 4 + th.syn + th.fin;
+		r.tcp.ack_seq = bpf_htonl(bpf_ntohl(th.seq) + seg_len);
+		r.tcp.ack = 1;
+	}
+	ph.saddr = r.ip.saddr;
+	ph.daddr = r.ip.daddr;
+	ph.proto = IPPROTO_TCP;
+	ph.len = bpf_htons(sizeof(r.tcp));
+	sum = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), 0);
+	if (sum < 0)
+		return -EINVAL;
+	sum = bpf_csum_diff(0, 0, (__be32 *)&r.tcp, sizeof(r.tcp), sum);
+	if (sum < 0)
+		return -EINVAL;
+	r.tcp.check = sl_csum_fold(sum);
+	return lb_send_back(skb, client_mac, gw_mac, &r, sizeof(r));
+}
+
+static __always_inline int lb_refuse_icmp(struct __sk_buff *skb, const struct pkt *p,
+					  const __u8 *client_mac, const __u8 *gw_mac)
+{
+	struct lb_icmp_reply r = {};
+	__s64 sum;
+
+	if (p->l4_off != p->l3_off + sizeof(struct iphdr))
+		return -EINVAL; /* IP options: not worth quoting */
+	if (bpf_skb_load_bytes(skb, p->l3_off, r.quote, sizeof(r.quote)) < 0)
+		return -EINVAL;
+	if (lb_answer_iph(&r.ip, p, IPPROTO_ICMP, sizeof(r)) < 0)
+		return -EINVAL;
+	r.icmp.type = ICMP_DEST_UNREACH;
+	r.icmp.code = ICMP_PORT_UNREACH;
+	sum = bpf_csum_diff(0, 0, (__be32 *)&r.icmp, sizeof(r) - sizeof(r.ip), 0);
+	if (sum < 0)
+		return -EINVAL;
+	r.icmp.checksum = sl_csum_fold(sum);
+	return lb_send_back(skb, client_mac, gw_mac, &r, sizeof(r));
+}
+
+/* Answer the client's packet to a frontend without backend, in place of
+ * the packet, and send it back into the pod (the client behind this host
+ * veth): TCP gets a reset (processed as soon as connect() lets go of the
+ * socket; an ICMP error arriving while connect() holds it would only be
+ * noted as a soft error and the SYN retried a second later), UDP an ICMP
+ * port unreachable. p must be the untranslated packet; client_mac/gw_mac
+ * are the pod's and the host veth's MACs. Always returns
+ * SL_DROP_NO_BACKEND; *action is TC_ACT_REDIRECT once the answer is on
+ * its way, TC_ACT_SHOT when there is none (e.g. a reset, IP options). */
+static __always_inline int lb_refuse(struct __sk_buff *skb, const struct pkt *p,
+				     const __u8 *client_mac, const __u8 *gw_mac, int *action)
+{
+	int ret;
+
+	if (p->proto == IPPROTO_TCP)
+		ret = lb_refuse_tcp(skb, p, client_mac, gw_mac);
+	else
+		ret = lb_refuse_icmp(skb, p, client_mac, gw_mac);
+	*action = ret ? TC_ACT_SHOT : TC_ACT_REDIRECT;
 	return SL_DROP_NO_BACKEND;
 }
 

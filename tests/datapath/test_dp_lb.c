@@ -325,53 +325,119 @@ Test(dp_lb, maglev_spreads_flows)
 	cr_expect(to_b >= 16 && to_r >= 16, "uneven spread: %d to B, %d to R", to_b, to_r);
 }
 
-/* No ready backend: the SYN (or UDP datagram) is answered at once with
- * ICMP port unreachable from the ClusterIP, sent back into the pod. */
-Test(dp_lb, no_backend_refusal)
+/* Header checks shared by both refusals: Ethernet back to A from its
+ * gateway, IPv4 from the ClusterIP to A. */
+static void expect_answer_headers(const char *desc, const uint8_t *out, uint32_t out_len,
+				  uint32_t want_len, uint8_t proto)
 {
-	static const struct { const char *desc; uint8_t proto; uint16_t port; } cases[] = {
-		{ "TCP SYN", IPPROTO_TCP, 80 },
-		{ "UDP datagram", IPPROTO_UDP, 53 },
+	struct iphdr ip = tp_iph(out);
+
+	cr_assert_eq(out_len, want_len, "[%s] answer is %u bytes, want %u", desc, out_len, want_len);
+	cr_expect_arr_eq(out, A_MAC, 6, "[%s] not addressed to A's MAC", desc);
+	cr_expect_arr_eq(out + 6, A_HMAC, 6, "[%s] not from A's gateway MAC", desc);
+	cr_expect(out[12] == 0x08 && out[13] == 0x00, "[%s] ethertype", desc);
+	cr_expect(ip.version == 4 && ip.ihl == 5 && ntohs(ip.tot_len) == want_len - ETH_HLEN &&
+			  ip.protocol == proto && ip.ttl == 64,
+		  "[%s] IP header (v%u ihl %u len %u proto %u ttl %u)", desc, ip.version, ip.ihl,
+		  ntohs(ip.tot_len), ip.protocol, ip.ttl);
+	cr_expect(ip.saddr == tp_ip(VIP4) && ip.daddr == tp_ip(A_IP),
+		  "[%s] answer must come from the ClusterIP to A", desc);
+	tp_assert_csums(out, out_len);
+}
+
+/* No ready backend, TCP: the SYN is answered at once with a reset from
+ * the ClusterIP (RST+ACK acknowledging the SYN and its data), sent back
+ * into the pod; a segment carrying an ACK gets a bare RST with its ack
+ * number as sequence number. */
+Test(dp_lb, no_backend_tcp_reset)
+{
+	static const struct {
+		const char *desc;
+		uint8_t flags;    /* of the client's segment */
+		uint8_t rst_flags; /* of the answer */
+		uint32_t seq, ack; /* of the answer */
+	} cases[] = {
+		/* tp_build: seq 1000, 6 bytes of payload; SYN counts one. */
+		{ "SYN", 0x02, 0x14, 0, 1000 + 6 + 1 },
+		{ "ACK (connection whose Service lost its backends)", 0x10, 0x04, 0, 0 },
 	};
 	int metrics = bpf_map__fd(fp->maps.sluice_metrics);
 	size_t i;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint8_t in[TP_MAX], out[TP_MAX];
-		struct tp_spec s = from_a(VIP4, cases[i].proto, 43000, cases[i].port, 0x02);
+		struct tp_spec s = from_a(VIP4, IPPROTO_TCP, 43000 + i, 80, cases[i].flags);
 		uint64_t before = tp_metric(metrics, SL_DROP_NO_BACKEND, SL_DIR_EGRESS);
-		struct iphdr iph;
-		const struct iphdr *ip = &iph;
-		struct icmphdr ich;
-		const struct icmphdr *ic = &ich;
+		struct tcphdr th;
 		uint32_t out_len;
 		size_t len = tp_build(in, &s);
-		int ret = tp_run_if(fp->progs.from_pod, a_if, in, len, out, &out_len);
+		int ret;
 
-		iph = tp_iph(out);
-		memcpy(&ich, out + ETH_HLEN + 20, sizeof(ich));
+		/* ack_seq of the client's segment (0 in tp_build): give it one. */
+		if (cases[i].flags & 0x10) {
+			uint32_t ack = htonl(777), c;
+			struct iphdr ip = tp_iph(in);
 
-		cr_assert_eq(ret, TC_ACT_REDIRECT, "[%s] verdict %d, want the answer redirected",
+			memcpy(in + ETH_HLEN + 20 + 8, &ack, 4);
+			/* recompute the TCP checksum */
+			memset(in + ETH_HLEN + 20 + 16, 0, 2);
+			c = htons(~tp_fold(tp_sum(in + ETH_HLEN + 20, len - ETH_HLEN - 20,
+						  tp_pseudo(&ip, len - ETH_HLEN - 20))));
+			memcpy(in + ETH_HLEN + 20 + 16, &c, 2);
+			tp_assert_csums(in, len);
+		}
+		ret = tp_run_if(fp->progs.from_pod, a_if, in, len, out, &out_len);
+		cr_assert_eq(ret, TC_ACT_REDIRECT, "[%s] verdict %d, want the reset redirected",
 			     cases[i].desc, ret);
-		cr_assert_eq(out_len, ETH_HLEN + 20 + 8 + 28, "[%s] answer is %u bytes, want 70",
-			     cases[i].desc, out_len);
-		cr_expect_arr_eq(out, A_MAC, 6, "[%s] not addressed to A's MAC", cases[i].desc);
-		cr_expect_arr_eq(out + 6, A_HMAC, 6, "[%s] not from A's gateway MAC", cases[i].desc);
-		cr_expect(out[12] == 0x08 && out[13] == 0x00, "[%s] ethertype", cases[i].desc);
-		cr_expect(ip->version == 4 && ip->ihl == 5 && ntohs(ip->tot_len) == 56 &&
-				  ip->protocol == IPPROTO_ICMP && ip->ttl == 64,
-			  "[%s] IP header (v%u ihl %u len %u proto %u ttl %u)", cases[i].desc,
-			  ip->version, ip->ihl, ntohs(ip->tot_len), ip->protocol, ip->ttl);
-		cr_expect(ip->saddr == tp_ip(VIP4) && ip->daddr == tp_ip(A_IP),
-			  "[%s] answer must come from the ClusterIP to A", cases[i].desc);
-		cr_expect(ic->type == ICMP_DEST_UNREACH && ic->code == ICMP_PORT_UNREACH,
-			  "[%s] ICMP %u/%u, want 3/3", cases[i].desc, ic->type, ic->code);
-		cr_expect_arr_eq(out + ETH_HLEN + 28, in + ETH_HLEN, 28,
-				 "[%s] quote is not the original IP header + 8 bytes", cases[i].desc);
-		tp_assert_csums(out, out_len);
+		expect_answer_headers(cases[i].desc, out, out_len, ETH_HLEN + 20 + 20, IPPROTO_TCP);
+		memcpy(&th, out + ETH_HLEN + 20, sizeof(th));
+		cr_expect(ntohs(th.source) == 80 && ntohs(th.dest) == 43000 + i,
+			  "[%s] ports %u -> %u", cases[i].desc, ntohs(th.source), ntohs(th.dest));
+		cr_expect_eq(out[ETH_HLEN + 20 + 13], cases[i].rst_flags, "[%s] flags %#x, want %#x",
+			     cases[i].desc, out[ETH_HLEN + 20 + 13], cases[i].rst_flags);
+		cr_expect_eq(ntohl(th.ack_seq), cases[i].ack, "[%s] ack %u, want %u", cases[i].desc,
+			     ntohl(th.ack_seq), cases[i].ack);
+		cr_expect_eq(ntohl(th.seq), cases[i].flags & 0x10 ? 777 : cases[i].seq,
+			     "[%s] seq %u", cases[i].desc, ntohl(th.seq));
+		cr_expect_eq(th.doff, 5, "[%s] doff", cases[i].desc);
 		cr_expect_eq(tp_metric(metrics, SL_DROP_NO_BACKEND, SL_DIR_EGRESS), before + 1,
 			     "[%s] NO_BACKEND counter", cases[i].desc);
 	}
+
+	/* A reset to a frontend without backends is dropped, not answered. */
+	{
+		uint8_t in[TP_MAX], out[TP_MAX];
+		struct tp_spec s = from_a(VIP4, IPPROTO_TCP, 43100, 80, 0x04);
+		uint32_t out_len;
+		size_t len = tp_build(in, &s);
+
+		cr_expect_eq(tp_run_if(fp->progs.from_pod, a_if, in, len, out, &out_len),
+			     TC_ACT_SHOT, "a RST must not be answered");
+	}
+}
+
+/* No ready backend, UDP: ICMP port unreachable from the ClusterIP quoting
+ * the datagram's IP header and first 8 bytes. */
+Test(dp_lb, no_backend_udp_port_unreachable)
+{
+	int metrics = bpf_map__fd(fp->maps.sluice_metrics);
+	uint8_t in[TP_MAX], out[TP_MAX];
+	struct tp_spec s = from_a(VIP4, IPPROTO_UDP, 43000, 53, 0);
+	uint64_t before = tp_metric(metrics, SL_DROP_NO_BACKEND, SL_DIR_EGRESS);
+	struct icmphdr ic;
+	uint32_t out_len;
+	size_t len = tp_build(in, &s);
+	int ret = tp_run_if(fp->progs.from_pod, a_if, in, len, out, &out_len);
+
+	cr_assert_eq(ret, TC_ACT_REDIRECT, "verdict %d, want the answer redirected", ret);
+	expect_answer_headers("UDP", out, out_len, ETH_HLEN + 20 + 8 + 28, IPPROTO_ICMP);
+	memcpy(&ic, out + ETH_HLEN + 20, sizeof(ic));
+	cr_expect(ic.type == ICMP_DEST_UNREACH && ic.code == ICMP_PORT_UNREACH,
+		  "ICMP %u/%u, want 3/3", ic.type, ic.code);
+	cr_expect_arr_eq(out + ETH_HLEN + 28, in + ETH_HLEN, 28,
+			 "quote is not the original IP header + 8 bytes");
+	cr_expect_eq(tp_metric(metrics, SL_DROP_NO_BACKEND, SL_DIR_EGRESS), before + 1,
+		     "NO_BACKEND counter");
 }
 
 /* Hairpin: A reaches a Service whose backend is A itself. The source is

@@ -578,10 +578,12 @@ host_links() {
 		grep -c '^sl' || true
 }
 
-# leases NODE: the number of IPAM lease files in NODE's state dir (lock
-# files and dotfiles excluded).
+# leases NODE: the number of addresses leased in NODE's state dir: files
+# named after an address anywhere under <stateDir>/ipam (the layout is
+# <stateDir>/ipam/<network>/<IP>, like host-local; lock and bookkeeping
+# files do not count).
 leases() {
-	find "$E2E_ROOT/$1/state/ipam" -type f ! -name '*.lock' ! -name 'lock' ! -name '.*' \
+	find "$E2E_ROOT/$1/state/ipam" -type f \( -name '[0-9]*.[0-9]*.[0-9]*.[0-9]*' -o -name '*:*' \) \
 		2>/dev/null | wc -l
 }
 

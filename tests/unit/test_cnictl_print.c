@@ -20,8 +20,8 @@ static char *capture(void (*fn)(void), bool json)
 	pr_init(json, f);
 	fn();
 	cr_assert_eq(pr_end_all(), 0, "printer reported an error (unbalanced calls?)");
+	pr_init(false, stdout); /* before fclose: pr_init flushes the old stream */
 	fclose(f);
-	pr_init(false, stdout);
 	return buf;
 }
 
@@ -49,9 +49,10 @@ Test(print, table_text_is_aligned)
 {
 	char *out = capture(table_two_rows, false);
 
-	cr_assert_str_eq(out, "NAME       MAX-ENTRIES  LABELS\n"
-			      "sluice_ct       262144  app=web,tier=fe\n"
-			      "sluice_ep            7  -\n",
+	cr_assert_str_eq(out,
+			 "NAME       MAX-ENTRIES  LABELS\n"
+			 "sluice_ct       262144  app=web,tier=fe\n"
+			 "sluice_ep            7  -\n",
 			 "got:\n%s", out);
 	free(out);
 }
@@ -60,9 +61,11 @@ Test(print, table_json)
 {
 	char *out = capture(table_two_rows, true);
 
-	cr_assert_str_eq(out, "[{\"name\":\"sluice_ct\",\"maxEntries\":262144,\"labels\":{\"app\":\"web\","
-			      "\"tier\":\"fe\"}},{\"name\":\"sluice_ep\",\"maxEntries\":7,\"labels\":{}}]\n",
-			 "got: %s", out);
+	cr_assert_str_eq(
+	    out,
+	    "[{\"name\":\"sluice_ct\",\"maxEntries\":262144,\"labels\":{\"app\":\"web\","
+	    "\"tier\":\"fe\"}},{\"name\":\"sluice_ep\",\"maxEntries\":7,\"labels\":{}}]\n",
+	    "got: %s", out);
 	free(out);
 }
 
@@ -92,14 +95,17 @@ Test(print, rows_flatten_nested_objects)
 {
 	char *out = capture(nested_rows, false);
 
-	cr_assert_str_eq(out, "SRC       PORT  STATE  FLAGS        VALUE-PORT  EMPTY\n"
-			      "10.0.0.1    80  new    svc,hairpin        8080  -\n",
+	cr_assert_str_eq(out,
+			 "SRC       PORT  STATE  FLAGS        VALUE-PORT  EMPTY\n"
+			 "10.0.0.1    80  new    svc,hairpin        8080  -\n",
 			 "got:\n%s", out);
 	free(out);
 	out = capture(nested_rows, true);
-	cr_assert_str_eq(out, "[{\"key\":{\"src\":\"10.0.0.1\",\"port\":80},\"value\":{\"state\":\"new\","
-			      "\"flags\":[\"svc\",\"hairpin\"],\"port\":8080,\"empty\":[]}}]\n",
-			 "got: %s", out);
+	cr_assert_str_eq(
+	    out,
+	    "[{\"key\":{\"src\":\"10.0.0.1\",\"port\":80},\"value\":{\"state\":\"new\","
+	    "\"flags\":[\"svc\",\"hairpin\"],\"port\":8080,\"empty\":[]}}]\n",
+	    "got: %s", out);
 	free(out);
 }
 
@@ -126,22 +132,25 @@ Test(print, object_text_and_json)
 {
 	char *out = capture(detail_object, false);
 
-	cr_assert_str_eq(out, "running: false\n"
-			      "socket:  /run/x.sock\n"
-			      "controller:\n"
-			      "  uptime:  -3\n"
-			      "  podCIDR: -\n"
-			      "maps:\n"
-			      "  NAME\n"
-			      "  a\n"
-			      "none:\n"
-			      "  (none)\n",
+	cr_assert_str_eq(out,
+			 "running: false\n"
+			 "socket:  /run/x.sock\n"
+			 "controller:\n"
+			 "  uptime:  -3\n"
+			 "  podCIDR: -\n"
+			 "maps:\n"
+			 "  NAME\n"
+			 "  a\n"
+			 "none:\n"
+			 "  (none)\n",
 			 "got:\n%s", out);
 	free(out);
 	out = capture(detail_object, true);
-	cr_assert_str_eq(out, "{\"running\":false,\"socket\":\"/run/x.sock\",\"controller\":{\"uptime\":-3,"
-			      "\"podCIDR\":null},\"maps\":[{\"name\":\"a\"}],\"none\":[]}\n",
-			 "got: %s", out);
+	cr_assert_str_eq(
+	    out,
+	    "{\"running\":false,\"socket\":\"/run/x.sock\",\"controller\":{\"uptime\":-3,"
+	    "\"podCIDR\":null},\"maps\":[{\"name\":\"a\"}],\"none\":[]}\n",
+	    "got: %s", out);
 	free(out);
 }
 
@@ -160,7 +169,8 @@ Test(print, lines_stream_one_per_value)
 {
 	char *out = capture(two_lines, false);
 
-	cr_assert_str_eq(out, "drop 10.0.0.1 ifindex=4\ndrop 10.0.0.1 ifindex=5\n", "got:\n%s", out);
+	cr_assert_str_eq(out, "drop 10.0.0.1 ifindex=4\ndrop 10.0.0.1 ifindex=5\n", "got:\n%s",
+			 out);
 	free(out);
 	out = capture(two_lines, true);
 	cr_assert_str_eq(out,
@@ -206,29 +216,33 @@ Test(print, json_value_arrays_of_objects_are_tables)
 {
 	char *out;
 
-	jv = json_loads("{\"identities\":[{\"id\":256,\"labels\":{\"app\":\"web\"},\"pods\":[\"a/b\",\"a/c\"]},"
-			"{\"id\":257,\"labels\":{},\"pods\":[]}],\"n\":2.5}",
-			0, NULL);
+	jv = json_loads(
+	    "{\"identities\":[{\"id\":256,\"labels\":{\"app\":\"web\"},\"pods\":[\"a/b\",\"a/c\"]},"
+	    "{\"id\":257,\"labels\":{},\"pods\":[]}],\"n\":2.5}",
+	    0, NULL);
 	cr_assert_not_null(jv);
 	out = capture(render_jv, false);
-	cr_assert_str_eq(out, "identities:\n"
-			      "   ID  LABELS   PODS\n"
-			      "  256  app=web  a/b,a/c\n"
-			      "  257  -        -\n"
-			      "n: 2.5\n",
+	cr_assert_str_eq(out,
+			 "identities:\n"
+			 "   ID  LABELS   PODS\n"
+			 "  256  app=web  a/b,a/c\n"
+			 "  257  -        -\n"
+			 "n: 2.5\n",
 			 "got:\n%s", out);
 	free(out);
 	out = capture(render_jv, true);
-	cr_assert_str_eq(out, "{\"identities\":[{\"id\":256,\"labels\":{\"app\":\"web\"},\"pods\":[\"a/b\",\"a/c\"]},"
-			      "{\"id\":257,\"labels\":{},\"pods\":[]}],\"n\":2.5}\n",
-			 "got: %s", out);
+	cr_assert_str_eq(
+	    out,
+	    "{\"identities\":[{\"id\":256,\"labels\":{\"app\":\"web\"},\"pods\":[\"a/b\",\"a/c\"]},"
+	    "{\"id\":257,\"labels\":{},\"pods\":[]}],\"n\":2.5}\n",
+	    "got: %s", out);
 	free(out);
 	json_decref(jv);
 }
 
 static void json_table_cols(void)
 {
-	static const char *const cols[] = { "id", "status.ip", NULL };
+	static const char *const cols[] = {"id", "status.ip", NULL};
 
 	pr_json_table(NULL, jv, cols);
 }
@@ -242,8 +256,8 @@ Test(print, json_table_text_columns_json_everything)
 	cr_assert_str_eq(out, "ID  IP\n 1  10.0.0.9\n", "got:\n%s", out);
 	free(out);
 	out = capture(json_table_cols, true);
-	cr_assert_str_eq(out, "[{\"id\":1,\"secret\":\"x\",\"status\":{\"ip\":\"10.0.0.9\"}}]\n", "got: %s",
-			 out);
+	cr_assert_str_eq(out, "[{\"id\":1,\"secret\":\"x\",\"status\":{\"ip\":\"10.0.0.9\"}}]\n",
+			 "got: %s", out);
 	free(out);
 	json_decref(jv);
 }
@@ -256,11 +270,9 @@ static void leaves(const json_t *v, json_t *acc)
 	size_t i;
 
 	if (json_is_object(v)) {
-		json_object_foreach((json_t *)v, k, m)
-			leaves(m, acc);
+		json_object_foreach((json_t *)v, k, m) leaves(m, acc);
 	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, m)
-			leaves(m, acc);
+		json_array_foreach(v, i, m) leaves(m, acc);
 	} else if (json_is_string(v)) {
 		json_array_append_new(acc, json_string(json_string_value(v)));
 	} else if (json_is_integer(v)) {
@@ -270,7 +282,7 @@ static void leaves(const json_t *v, json_t *acc)
 
 Test(print, text_and_json_carry_the_same_values)
 {
-	void (*fns[])(void) = { table_two_rows, nested_rows, detail_object, two_lines };
+	void (*fns[])(void) = {table_two_rows, nested_rows, detail_object, two_lines};
 
 	for (size_t f = 0; f < sizeof(fns) / sizeof(fns[0]); f++) {
 		char *text = capture(fns[f], false), *js = capture(fns[f], true);
@@ -286,9 +298,9 @@ Test(print, text_and_json_carry_the_same_values)
 			json_decref(v);
 		}
 		json_array_foreach(acc, i, s)
-			cr_assert(strstr(text, json_string_value(s)),
-				  "case %zu: JSON value '%s' missing from text:\n%s", f,
-				  json_string_value(s), text);
+		    cr_assert(strstr(text, json_string_value(s)),
+			      "case %zu: JSON value '%s' missing from text:\n%s", f,
+			      json_string_value(s), text);
 		json_decref(acc);
 		free(text);
 		free(js);
@@ -300,12 +312,12 @@ Test(print, header_names)
 	static const struct {
 		const char *key, *want;
 	} cases[] = {
-		{ "name", "NAME" },
-		{ "maxEntries", "MAX-ENTRIES" },
-		{ "tx_bytes", "TX-BYTES" },
-		{ "value.port", "VALUE-PORT" },
-		{ "ID", "ID" },
-		{ "hostMAC", "HOST-MAC" },
+	    {"name", "NAME"},
+	    {"maxEntries", "MAX-ENTRIES"},
+	    {"tx_bytes", "TX-BYTES"},
+	    {"value.port", "VALUE-PORT"},
+	    {"ID", "ID"},
+	    {"hostMAC", "HOST-MAC"},
 	};
 	char buf[64];
 
@@ -328,8 +340,28 @@ Test(print, unbalanced_calls_are_reported)
 	pr_obj_begin(NULL);
 	pr_arr_begin("a");
 	cr_assert_eq(pr_end_all(), -EINVAL, "open containers must be reported");
+	pr_init(false, stdout);
 	fclose(f);
 	cr_assert_str_eq(buf, "{\"a\":[]}\n", "closed anyway: %s", buf);
 	free(buf);
-	pr_init(false, stdout);
+}
+
+static void reals(void)
+{
+	pr_obj_begin(NULL);
+	pr_f64("fill", 12.345, 1);
+	pr_f64("zero", 0, 0);
+	pr_f64("nan", 0.0 / 0.0, 2);
+	pr_obj_end();
+}
+
+Test(print, reals)
+{
+	char *out = capture(reals, true);
+
+	cr_expect_str_eq(out, "{\"fill\":12.3,\"zero\":0,\"nan\":null}\n", "got: %s", out);
+	free(out);
+	out = capture(reals, false);
+	cr_expect_str_eq(out, "fill: 12.3\nzero: 0\nnan:  -\n", "got:\n%s", out);
+	free(out);
 }

@@ -289,3 +289,29 @@ Test(feed, too_many_labels)
 	snprintf(buf + n, sizeof(buf) - n, "}}}");
 	FEED_ERR(fc, buf, "metadata.labels: must have at most");
 }
+
+/* An item that validates but cannot be applied (the ipcache is full) rolls
+ * back the items before it: store, identities and ipcache as before. */
+Test(feed, list_apply_failure_rolls_back)
+{
+	FEED_OK(fc, "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"old\",\"labels\":{\"app\":\"x\"}},\"status\":{\"podIP\":\"10.244.0.1\"}}");
+	ipcache_set_limit(3);
+	FEED_ERR(fc,
+		 "{\"kind\":\"List\",\"items\":["
+		 "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"old\",\"labels\":{\"app\":\"y\"}},\"status\":{\"podIP\":\"10.244.0.9\"}},"
+		 "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"b\",\"labels\":{\"app\":\"b\"}},\"status\":{\"podIP\":\"10.244.0.2\"}},"
+		 "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"c\",\"labels\":{\"app\":\"c\"}},\"status\":{\"podIP\":\"10.244.0.3\"}},"
+		 "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"d\",\"labels\":{\"app\":\"d\"}},\"status\":{\"podIP\":\"10.244.0.4\"}}]}",
+		 "items[3]: Pod default/d: ipcache");
+	cr_assert_eq(store_count("Pod"), 1, "pods after rollback: %zu, want 1", store_count("Pod"));
+	cr_assert_str_eq(json_string_value(json_object_get(k8s_labels(store_get("Pod", "default", "old")), "app")), "x");
+	cr_assert_eq(ipcache_count(), 1, "ipcache keys after rollback: %zu, want 1", ipcache_count());
+	{
+		struct sl_cidr c = test_ip("10.244.0.1");
+		struct ipcache_val v;
+
+		cr_assert_eq(ipcache_lookup(&c, &v), 0, "the old pod's entry is gone");
+		cr_assert_eq(v.identity, model_pod_identity("default", "old"));
+	}
+	cr_assert_eq(model_pod_identity("default", "b"), 0, "rolled-back pod kept an identity");
+}
