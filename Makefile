@@ -105,6 +105,9 @@ $(BUILD)/tests/%: tests/datapath/%.c $(BUILD)/libsluice.a $(HDRS) $(SKELS) $(TSK
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libsluice.a $(LDLIBS) -lcriterion -o $@
 
+# test_policy_compiler also runs the policy lookup harness (BPF cross-check).
+$(BUILD)/tests/test_policy_compiler: $(BUILD)/bpf/policy_harness.bpf.o
+
 unit-tests: $(UNIT_TESTS)
 dp-tests: $(DP_TESTS)
 

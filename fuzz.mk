@@ -29,3 +29,17 @@ fuzz: $(FUZZ_DIR)/fuzz_feed
 	rm -rf $(FUZZ_DIR)/corpus && mkdir -p $(FUZZ_DIR)/corpus
 	cd $(FUZZ_DIR) && ./fuzz_feed -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		-rss_limit_mb=1024 -print_final_stats=1 corpus $(CURDIR)/tests/fuzz/corpus/feed
+
+# The whole feed path without maps (tests/fuzz/fuzz_feed_apply.c): splitter,
+# jansson, feed_apply() and every linked kind's validate + apply, checking
+# that a failed value changes nothing. Seeds: tests/fuzz/corpus/feed_apply.
+$(FUZZ_DIR)/fuzz_feed_apply: tests/fuzz/fuzz_feed_apply.c $(FUZZ_OBJS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ $(LDLIBS) -o $@
+
+.PHONY: fuzz-feed-apply
+fuzz-feed-apply: $(FUZZ_DIR)/fuzz_feed_apply
+	rm -rf $(FUZZ_DIR)/corpus-apply && mkdir -p $(FUZZ_DIR)/corpus-apply
+	cd $(FUZZ_DIR) && ./fuzz_feed_apply -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		-rss_limit_mb=1024 -print_final_stats=1 corpus-apply $(CURDIR)/tests/fuzz/corpus/feed_apply
+fuzz: fuzz-feed-apply

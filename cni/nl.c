@@ -55,7 +55,10 @@ static int talk(struct cni_nl *n, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 	int ret;
 
 	nlh->nlmsg_seq = seq;
-	if (!(nlh->nlmsg_flags & NLM_F_DUMP))
+	/* A dump ends with NLMSG_DONE; everything else (a single GET too)
+	 * ends with the ack. NLM_F_DUMP's bits are NLM_F_REPLACE|NLM_F_EXCL
+	 * in NEW requests, hence the type test (RTM_GET* are 2 mod 4). */
+	if ((nlh->nlmsg_type & 3) != 2 || (nlh->nlmsg_flags & NLM_F_DUMP) != NLM_F_DUMP)
 		nlh->nlmsg_flags |= NLM_F_ACK;
 	if (mnl_socket_sendto(n->sock, nlh, nlh->nlmsg_len) < 0)
 		return -errno;

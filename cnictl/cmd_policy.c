@@ -19,7 +19,8 @@
 /* ---- commands ------------------------------------------------------------ */
 
 static const char *const list_cols[] = {
-	"namespace", "name", "index", "policyTypes", "selectedPods", "ingressRules", "egressRules", NULL,
+    "namespace",    "name",	    "index",	   "policyTypes",
+    "selectedPods", "ingressRules", "egressRules", NULL,
 };
 
 static int pol_list(int argc, char **argv)
@@ -88,10 +89,10 @@ static int parse_port_proto(const char *s, long *port, char *proto, size_t len)
 static int pol_trace(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "from", required_argument, NULL, 'f' },
-		{ "to", required_argument, NULL, 't' },
-		{ "port", required_argument, NULL, 'p' },
-		{ 0 },
+	    {"from", required_argument, NULL, 'f'},
+	    {"to", required_argument, NULL, 't'},
+	    {"port", required_argument, NULL, 'p'},
+	    {0},
 	};
 	const char *from = NULL, *to = NULL, *port_s = NULL;
 	char proto[8];
@@ -101,10 +102,17 @@ static int pol_trace(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'f': from = optarg; break;
-		case 't': to = optarg; break;
-		case 'p': port_s = optarg; break;
-		default: return cnictl_usage("policy trace: unknown option");
+		case 'f':
+			from = optarg;
+			break;
+		case 't':
+			to = optarg;
+			break;
+		case 'p':
+			port_s = optarg;
+			break;
+		default:
+			return cnictl_usage("policy trace: unknown option");
 		}
 	}
 	if (optind < argc)
@@ -112,8 +120,8 @@ static int pol_trace(int argc, char **argv)
 	if (!from || !to || !port_s)
 		return cnictl_usage("policy trace: --from, --to and --port are required");
 	if (parse_port_proto(port_s, &port, proto, sizeof(proto)))
-		return cnictl_usage("policy trace: --port '%s': expected N/PROTO (TCP, UDP, SCTP, ICMP)",
-				    port_s);
+		return cnictl_usage(
+		    "policy trace: --port '%s': expected N/PROTO (TCP, UDP, SCTP, ICMP)", port_s);
 	if (cnictl_request("policy.trace",
 			   json_pack("{s:s,s:s,s:I,s:s}", "from", from, "to", to, "port",
 				     (json_int_t)port, "protocol", proto),
@@ -130,26 +138,29 @@ static int pol_trace(int argc, char **argv)
 }
 
 static const struct cmd pol_verbs[] = {
-	{ .name = "list", .help = "NetworkPolicies, their index and the pods they select",
-	  .run = pol_list },
-	{ .name = "get", .args = "NS/NAME",
-	  .help = "one NetworkPolicy resolved: selected pods, peers' identities and CIDRs, ports",
-	  .run = pol_get },
-	{ .name = "trace", .args = "--from NS/POD|IP --to NS/POD|IP --port N/PROTO",
-	  .help = "would a new connection be allowed, and which policy and rule decide",
-	  .run = pol_trace },
-	{ 0 },
+    {.name = "list",
+     .help = "NetworkPolicies, their index and the pods they select",
+     .run = pol_list},
+    {.name = "get",
+     .args = "NS/NAME",
+     .help = "one NetworkPolicy resolved: selected pods, peers' identities and CIDRs, ports",
+     .run = pol_get},
+    {.name = "trace",
+     .args = "--from NS/POD|IP --to NS/POD|IP --port N/PROTO",
+     .help = "would a new connection be allowed, and which policy and rule decide",
+     .run = pol_trace},
+    {0},
 };
 
 CNICTL_COMMAND(cnictl_cmd_policy) = {
-	.name = "policy",
-	.help = "NetworkPolicy enforcement: resolved policies and the tracer",
-	.subs = pol_verbs,
+    .name = "policy",
+    .help = "NetworkPolicy enforcement: resolved policies and the tracer",
+    .subs = pol_verbs,
 };
 
 /* ---- map decoders ---------------------------------------------------------- */
 
-static const char *const pol_flag_names[] = { "egress", "ingress" };
+static const char *const pol_flag_names[] = {"egress", "ingress"};
 
 static void pol_ep_key(const void *k)
 {
@@ -175,12 +186,12 @@ static void pol_ep_value(const void *k, const void *v)
 }
 
 CNICTL_DECODER(cnictl_dec_pol_ep) = {
-	.map = SL_MAP_POL_EP,
-	.doc = "policy: isolated directions per endpoint, policy reported on drops (index/rule)",
-	.key_size = sizeof(__u32),
-	.value_size = sizeof(struct pol_ep_val),
-	.key = pol_ep_key,
-	.value = pol_ep_value,
+    .map = SL_MAP_POL_EP,
+    .doc = "policy: isolated directions per endpoint, policy reported on drops (index/rule)",
+    .key_size = sizeof(__u32),
+    .value_size = sizeof(struct pol_ep_val),
+    .key = pol_ep_key,
+    .value = pol_ep_value,
 };
 
 static void pr_peer(__u32 peer)
@@ -227,18 +238,18 @@ static void pol_value(const void *k, const void *v)
 }
 
 CNICTL_DECODER(cnictl_dec_pol) = {
-	.map = SL_MAP_POL,
-	.doc = "policy: allowed (endpoint, direction, peer, protocol, ports) -> rule (index/rule)",
-	.key_size = sizeof(struct pol_key),
-	.value_size = sizeof(struct pol_val),
-	.key = pol_key,
-	.value = pol_value,
+    .map = SL_MAP_POL,
+    .doc = "policy: allowed (endpoint, direction, peer, protocol, ports) -> rule (index/rule)",
+    .key_size = sizeof(struct pol_key),
+    .value_size = sizeof(struct pol_val),
+    .key = pol_key,
+    .value = pol_value,
 };
 
 static void pol_cidr_key(const void *k)
 {
 	const struct pol_cidr_key *key = k;
-	struct sl_cidr c = { .family = key->family };
+	struct sl_cidr c = {.family = key->family};
 	char buf[SL_ADDR_STRLEN + 8];
 	unsigned int full = key->family == SL_AF_INET6 ? 128 : 32;
 
@@ -267,10 +278,10 @@ static void pol_cidr_value(const void *k, const void *v)
 }
 
 CNICTL_DECODER(cnictl_dec_pol_cidr) = {
-	.map = SL_MAP_POL_CIDR,
-	.doc = "policy: ipBlock prefixes per endpoint and direction -> CIDR class (peer in sluice_pol)",
-	.key_size = sizeof(struct pol_cidr_key),
-	.value_size = sizeof(struct pol_cidr_val),
-	.key = pol_cidr_key,
-	.value = pol_cidr_value,
+    .map = SL_MAP_POL_CIDR,
+    .doc = "policy: ipBlock prefixes per endpoint and direction -> CIDR class (peer in sluice_pol)",
+    .key_size = sizeof(struct pol_cidr_key),
+    .value_size = sizeof(struct pol_cidr_val),
+    .key = pol_cidr_key,
+    .value = pol_cidr_value,
 };

@@ -138,7 +138,7 @@ static int svc_get(int argc, char **argv)
 		return CNICTL_OK;
 	}
 	pr_obj_begin(NULL);
-	pr_str("service", jstr(s, "namespace"));
+	pr_str("namespace", jstr(s, "namespace"));
 	pr_str("name", jstr(s, "name"));
 	pr_str("type", jstr(s, "type"));
 	pr_json_value("clusterIPs", json_object_get(s, "clusterIPs"));

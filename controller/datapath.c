@@ -73,13 +73,13 @@ struct dp_object {
 /* from_pod first: it creates and pins the maps the others reuse. */
 static const struct dp_object dp_objects[] = {
 #ifdef HAVE_FROM_POD
-	{ "from_pod", from_pod__elf_bytes },
+    {"from_pod", from_pod__elf_bytes},
 #endif
 #ifdef HAVE_TO_POD
-	{ "to_pod", to_pod__elf_bytes },
+    {"to_pod", to_pod__elf_bytes},
 #endif
 #ifdef HAVE_SOCK
-	{ "sock", sock__elf_bytes },
+    {"sock", sock__elf_bytes},
 #endif
 };
 #define N_OBJECTS (sizeof(dp_objects) / sizeof(dp_objects[0]))
@@ -144,7 +144,7 @@ static int mkdir_p(const char *path, mode_t mode)
 	if (len >= sizeof(buf))
 		return -ENAMETOOLONG;
 	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; ; p++) {
+	for (char *p = buf + 1;; p++) {
 		if (*p == '/' || !*p) {
 			char c = *p;
 
@@ -204,7 +204,8 @@ static int netns_cookie(__u64 *cookie)
 		return -errno;
 	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len) < 0) {
 		ret = -errno;
-		pr_warn("couldn't read this netns's cookie (SO_NETNS_COOKIE): %s\n", strerror(errno));
+		pr_warn("couldn't read this netns's cookie (SO_NETNS_COOKIE): %s\n",
+			strerror(errno));
 	}
 	close(fd);
 	return ret;
@@ -312,7 +313,8 @@ static int size_maps(struct bpf_object *obj)
 {
 	struct bpf_map *map;
 
-	bpf_object__for_each_map(map, obj) {
+	bpf_object__for_each_map(map, obj)
+	{
 		const char *name = bpf_map__name(map);
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
@@ -365,8 +367,8 @@ static void set_knob(struct bpf_object *obj, const char *name, const void *val, 
 		if (strcmp(btf__name_by_offset(btf, var->name_off), name))
 			continue;
 		if (vs->size != size || vs->offset + size > data_sz) {
-			pr_warn("%s: knob %s is %u bytes, expected %zu\n", bpf_object__name(obj), name,
-				vs->size, size);
+			pr_warn("%s: knob %s is %u bytes, expected %zu\n", bpf_object__name(obj),
+				name, vs->size, size);
 			return;
 		}
 		memcpy(data + vs->offset, val, size);
@@ -467,7 +469,8 @@ static int ensure_link(const char *name, int prog_fd, enum bpf_attach_type type)
 				ret = bpf_link_update(fd, prog_fd, NULL);
 				if (ret < 0) {
 					ret = -errno;
-					pr_warn("couldn't update link %s: %s\n", path, strerror(errno));
+					pr_warn("couldn't update link %s: %s\n", path,
+						strerror(errno));
 				} else {
 					pr_info("link %s now runs the new program\n", path);
 				}
@@ -499,7 +502,8 @@ static bool progs_pinned(struct bpf_object **objs)
 	struct bpf_program *p;
 
 	for (size_t i = 0; i < N_OBJECTS; i++) {
-		bpf_object__for_each_program(p, objs[i]) {
+		bpf_object__for_each_program(p, objs[i])
+		{
 			if (pin_path(path, sizeof(path), SL_PIN_PROGS_DIR, bpf_program__name(p)) ||
 			    access(path, F_OK))
 				return false;
@@ -515,7 +519,8 @@ static int attach_cgroup_progs(struct bpf_object **objs, bool loaded)
 	int ret;
 
 	for (size_t i = 0; i < N_OBJECTS; i++) {
-		bpf_object__for_each_program(p, objs[i]) {
+		bpf_object__for_each_program(p, objs[i])
+		{
 			const char *name = bpf_program__name(p);
 			int fd;
 
@@ -546,6 +551,42 @@ static int attach_cgroup_progs(struct bpf_object **objs, bool loaded)
 	return 0;
 }
 
+static bool defined_prog(struct bpf_object **objs, const char *name)
+{
+	for (size_t i = 0; i < N_OBJECTS; i++)
+		if (bpf_object__find_program_by_name(objs[i], name))
+			return true;
+	return false;
+}
+
+/* After an upgrade: pins of programs the new build no longer has. A link
+ * pin going away detaches its hook; a program pin only frees memory (no
+ * veth uses a program the objects do not define). */
+static void remove_orphan_pins(struct bpf_object **objs)
+{
+	static const char *dirs[] = {SL_PIN_PROGS_DIR, SL_PIN_LINKS_DIR};
+	char path[PATH_MAX];
+	struct dirent *de;
+
+	for (size_t i = 0; i < 2; i++) {
+		DIR *d;
+
+		snprintf(path, sizeof(path), "%s/%s", ctl.bpffs, dirs[i]);
+		d = opendir(path);
+		if (!d)
+			continue;
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.' || !strncmp(de->d_name, "build-", 6) ||
+			    defined_prog(objs, de->d_name))
+				continue;
+			pin_path(path, sizeof(path), dirs[i], de->d_name);
+			if (unlink(path) == 0)
+				pr_info("removed %s: not part of this build\n", path);
+		}
+		closedir(d);
+	}
+}
+
 static int load_and_pin(struct bpf_object **objs)
 {
 	struct bpf_program *p;
@@ -561,12 +602,15 @@ static int load_and_pin(struct bpf_object **objs)
 		set_knob(obj, "node_netns_cookie", &knob_netns_cookie, sizeof(knob_netns_cookie));
 		ret = bpf_object__load(obj);
 		if (ret) {
-			pr_warn("couldn't load BPF object %s: %s (run with -vv for the verifier log)\n",
-				dp_objects[i].name, strerror(-ret));
+			pr_warn(
+			    "couldn't load BPF object %s: %s (run with -vv for the verifier log)\n",
+			    dp_objects[i].name, strerror(-ret));
 			return ret;
 		}
-		bpf_object__for_each_program(p, obj) {
-			ret = pin_atomic(bpf_program__fd(p), SL_PIN_PROGS_DIR, bpf_program__name(p));
+		bpf_object__for_each_program(p, obj)
+		{
+			ret =
+			    pin_atomic(bpf_program__fd(p), SL_PIN_PROGS_DIR, bpf_program__name(p));
 			if (ret)
 				return ret;
 		}
@@ -632,7 +676,8 @@ int datapath_init(void)
 	}
 	read_marker(marker, sizeof(marker));
 	if (!strcmp(marker, dp_build) && progs_pinned(objs)) {
-		pr_info("datapath build %s already pinned under %s: reusing it\n", dp_build, ctl.bpffs);
+		pr_info("datapath build %s already pinned under %s: reusing it\n", dp_build,
+			ctl.bpffs);
 	} else {
 		if (marker[0])
 			pr_info("upgrading the datapath from build %s to %s\n", marker, dp_build);
@@ -642,6 +687,8 @@ int datapath_init(void)
 		dp_loaded_new = true;
 	}
 	ret = attach_cgroup_progs(objs, dp_loaded_new);
+	if (!ret && dp_loaded_new)
+		remove_orphan_pins(objs);
 out:
 	for (i = 0; i < N_OBJECTS; i++)
 		bpf_object__close(objs[i]);
@@ -653,7 +700,7 @@ int datapath_attach_veth(uint32_t ifindex, const char *ifname)
 	static const struct {
 		const char *prog;
 		enum bpf_tc_attach_point where;
-	} hooks[] = { { "from_pod", BPF_TC_INGRESS }, { "to_pod", BPF_TC_EGRESS } };
+	} hooks[] = {{"from_pod", BPF_TC_INGRESS}, {"to_pod", BPF_TC_EGRESS}};
 	char path[PATH_MAX];
 	int ret = 0;
 
@@ -680,7 +727,8 @@ int datapath_attach_veth(uint32_t ifindex, const char *ifname)
 		ret = bpf_tc_attach(&hook, &opts);
 		close(fd);
 		if (ret) {
-			pr_warn("couldn't attach %s to %s: %s\n", hooks[i].prog, ifname, strerror(-ret));
+			pr_warn("couldn't attach %s to %s: %s\n", hooks[i].prog, ifname,
+				strerror(-ret));
 			return ret;
 		}
 	}

@@ -13,6 +13,7 @@
  * datapath only accepts a pod's packets once everything else is in place;
  * at start the maps are resynced with the records (stale entries removed,
  * correct ones untouched). */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -106,8 +107,8 @@ static bool valid_container_id(const char *s)
 	if (!n || n >= sizeof(((struct endpoint *)0)->container_id) || s[0] == '.' || s[0] == '-')
 		return false;
 	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      *s == '-' || *s == '_' || *s == '.'))
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
 			return false;
 	return true;
 }
@@ -143,8 +144,10 @@ static int mac_parse(const char *s, uint8_t *m)
 	unsigned int b[6];
 	char tail;
 
-	if (!s || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-			 &tail) != 6 || strlen(s) != 17)
+	if (!s ||
+	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+		   &tail) != 6 ||
+	    strlen(s) != 17)
 		return -EINVAL;
 	for (int i = 0; i < 6; i++)
 		m[i] = b[i];
@@ -160,12 +163,13 @@ static json_t *ep_to_json(const struct endpoint *ep)
 	if (!ips)
 		return NULL;
 	for (int i = 0; i < ep->n_ips; i++)
-		json_array_append_new(ips, json_string(sl_addr_str(&ep->ips[i].addr, ep->ips[i].family,
-								   buf, sizeof(buf))));
+		json_array_append_new(ips,
+				      json_string(sl_addr_str(&ep->ips[i].addr, ep->ips[i].family,
+							      buf, sizeof(buf))));
 	mac_str(ep->mac, mac);
 	mac_str(ep->host_mac, hmac);
-	o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:I,s:s,s:I,s:I}",
-		      "id", (json_int_t)ep->id, "containerID", ep->container_id, "ifname", ep->ifname,
+	o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:I,s:s,s:I,s:I}", "id",
+		      (json_int_t)ep->id, "containerID", ep->container_id, "ifname", ep->ifname,
 		      "namespace", ep->namespace_, "pod", ep->pod, "netns", ep->netns, "ips", ips,
 		      "mac", mac, "hostIfname", ep->host_ifname, "hostIfindex",
 		      (json_int_t)ep->host_ifindex, "hostMac", hmac, "netnsCookie",
@@ -213,7 +217,8 @@ static int get_uint(const json_t *obj, const char *key, bool required, uint64_t 
 	}
 	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 	    (uint64_t)json_integer_value(v) > max) {
-		snprintf(err, errlen, "%s: must be an integer from 0 to %llu", key, (unsigned long long)max);
+		snprintf(err, errlen, "%s: must be an integer from 0 to %llu", key,
+			 (unsigned long long)max);
 		return -EINVAL;
 	}
 	*out = json_integer_value(v);
@@ -221,7 +226,8 @@ static int get_uint(const json_t *obj, const char *key, bool required, uint64_t 
 }
 
 /* Parse the endpoint.add arguments (or a record: with_id) into ep. */
-static int ep_from_json(const json_t *o, struct endpoint *ep, bool with_id, char *err, size_t errlen)
+static int ep_from_json(const json_t *o, struct endpoint *ep, bool with_id, char *err,
+			size_t errlen)
 {
 	char mac[32];
 	const json_t *ips, *ip;
@@ -230,15 +236,20 @@ static int ep_from_json(const json_t *o, struct endpoint *ep, bool with_id, char
 	int ret;
 
 	memset(ep, 0, sizeof(*ep));
-	if ((ret = copy_str(ep->container_id, sizeof(ep->container_id), o, "containerID", true, err, errlen)) ||
+	if ((ret = copy_str(ep->container_id, sizeof(ep->container_id), o, "containerID", true, err,
+			    errlen)) ||
 	    (ret = copy_str(ep->ifname, sizeof(ep->ifname), o, "ifname", true, err, errlen)) ||
-	    (ret = copy_str(ep->namespace_, sizeof(ep->namespace_), o, "namespace", false, err, errlen)) ||
+	    (ret = copy_str(ep->namespace_, sizeof(ep->namespace_), o, "namespace", false, err,
+			    errlen)) ||
 	    (ret = copy_str(ep->pod, sizeof(ep->pod), o, "pod", false, err, errlen)) ||
 	    (ret = copy_str(ep->netns, sizeof(ep->netns), o, "netns", false, err, errlen)) ||
-	    (ret = copy_str(ep->host_ifname, sizeof(ep->host_ifname), o, "hostIfname", true, err, errlen)))
+	    (ret = copy_str(ep->host_ifname, sizeof(ep->host_ifname), o, "hostIfname", true, err,
+			    errlen)))
 		return ret;
 	if (!valid_container_id(ep->container_id)) {
-		snprintf(err, errlen, "containerID '%s': only letters, digits, '-', '_' and '.' allowed", ep->container_id);
+		snprintf(err, errlen,
+			 "containerID '%s': only letters, digits, '-', '_' and '.' allowed",
+			 ep->container_id);
 		return -EINVAL;
 	}
 	if (!valid_ifname(ep->ifname) || !valid_ifname(ep->host_ifname)) {
@@ -269,11 +280,13 @@ static int ep_from_json(const json_t *o, struct endpoint *ep, bool with_id, char
 		return -EINVAL;
 	}
 	ips = json_object_get(o, "ips");
-	if (!json_is_array(ips) || json_array_size(ips) == 0 || json_array_size(ips) > SL_EP_MAX_IPS) {
+	if (!json_is_array(ips) || json_array_size(ips) == 0 ||
+	    json_array_size(ips) > SL_EP_MAX_IPS) {
 		snprintf(err, errlen, "ips: must be an array of 1 to %d addresses", SL_EP_MAX_IPS);
 		return -EINVAL;
 	}
-	json_array_foreach(ips, i, ip) {
+	json_array_foreach(ips, i, ip)
+	{
 		struct sl_cidr *c = &ep->ips[i];
 
 		/* Accept "10.0.0.5" and "10.0.0.5/24" (a CNI result's form):
@@ -286,15 +299,18 @@ static int ep_from_json(const json_t *o, struct endpoint *ep, bool with_id, char
 			return -EINVAL;
 		}
 		strcpy(buf, json_string_value(ip));
-		if (sl_cidr_parse(buf, &check, true) || ((slash = strchr(buf, '/')) && (*slash = 0)) ||
+		if (sl_cidr_parse(buf, &check, true) ||
+		    ((slash = strchr(buf, '/')) && (*slash = 0)) ||
 		    sl_addr_parse(buf, &c->addr, &c->family)) {
-			snprintf(err, errlen, "ips[%zu]: '%s' is not an IP address", i, json_string_value(ip));
+			snprintf(err, errlen, "ips[%zu]: '%s' is not an IP address", i,
+				 json_string_value(ip));
 			return -EINVAL;
 		}
 		c->plen = c->family == SL_AF_INET ? 32 : 128;
 		for (size_t j = 0; j < i; j++)
 			if (ep->ips[j].family == c->family) {
-				snprintf(err, errlen, "ips[%zu]: at most one address per family", i);
+				snprintf(err, errlen, "ips[%zu]: at most one address per family",
+					 i);
 				return -EINVAL;
 			}
 		ep->n_ips++;
@@ -314,21 +330,13 @@ static int ep_from_json(const json_t *o, struct endpoint *ep, bool with_id, char
 	return 0;
 }
 
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
+/* Write the record atomically (temp file + rename). No fsync: a record
+ * must survive a restart of sluiced, which rename alone guarantees; after a
+ * machine crash the veths and netns it describes are gone too, and fsync
+ * would cost every CNI ADD milliseconds. */
 static int record_write(const struct endpoint *ep)
 {
-	char tmp[PATH_MAX], path[PATH_MAX], dir[PATH_MAX];
+	char tmp[PATH_MAX], path[PATH_MAX];
 	json_t *o = ep_to_json(ep);
 	int fd = -1, ret;
 	char *s = NULL;
@@ -343,7 +351,6 @@ static int record_write(const struct endpoint *ep)
 	if ((ret = record_path(tmp, sizeof(tmp), ep->container_id, ep->ifname, true)) ||
 	    (ret = record_path(path, sizeof(path), ep->container_id, ep->ifname, false)))
 		goto out;
-	snprintf(dir, sizeof(dir), "%s/%s", ctl.state_dir, EP_DIR);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		ret = -errno;
@@ -364,7 +371,7 @@ static int record_write(const struct endpoint *ep)
 		}
 		off += n;
 	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
+	if (close(fd) < 0) {
 		fd = -1;
 		ret = -errno;
 		pr_warn("couldn't write %s: %s\n", tmp, strerror(errno));
@@ -376,7 +383,6 @@ static int record_write(const struct endpoint *ep)
 		pr_warn("couldn't rename %s to %s: %s\n", tmp, path, strerror(errno));
 		goto out_unlink;
 	}
-	fsync_dir(dir);
 	ret = 0;
 	goto out;
 out_unlink:
@@ -445,10 +451,31 @@ static int map_fd(const char *name, bool required)
 
 /* sluice_ipcache entries of the endpoint: through ipcache.c's claims when
  * it is linked (it arbitrates with the model's own entries), else direct. */
+/* The pod's gateway (first address of the node's pod CIDR) sits on every
+ * host veth: node-to-pod traffic (kubelet probes) comes from it, so it is
+ * the host for policy. Claimed under one owner; claiming again is a no-op. */
+static int ipc_claim_gateway(const struct endpoint *ep)
+{
+	struct ipcache_val val = {.identity = SL_ID_HOST};
+	struct sl_cidr gw;
+	bool inside = false;
+
+	if (!ipcache_claim || !ctl.have_pod_cidr || ctl.pod_cidr.family != SL_AF_INET)
+		return 0;
+	for (int i = 0; i < ep->n_ips; i++)
+		inside |= sl_cidr_contains(&ctl.pod_cidr, &ep->ips[i].addr, ep->ips[i].family);
+	if (!inside)
+		return 0;
+	gw = ctl.pod_cidr;
+	gw.plen = 32;
+	gw.addr.v4 = htonl(ntohl(gw.addr.v4) + 1);
+	return ipcache_claim(&gw, "gateway", IPC_PRIO_NODE, &val);
+}
+
 static int ipc_set(const struct endpoint *ep)
 {
 	char owner[IPC_OWNER_MAX];
-	struct ipcache_val val = { .identity = ep->identity, .flags = SL_IPC_F_LOCAL };
+	struct ipcache_val val = {.identity = ep->identity, .flags = SL_IPC_F_LOCAL};
 	int ret = 0, fd;
 
 	ipc_owner(ep, owner, sizeof(owner));
@@ -464,10 +491,13 @@ static int ipc_set(const struct endpoint *ep)
 			ret = bpf_map_update_elem(fd, &k, &val, BPF_ANY) ? -errno : 0;
 		}
 		if (ret) {
-			pr_warn("endpoint %s: couldn't write its ipcache entry: %s\n", owner, strerror(-ret));
+			pr_warn("endpoint %s: couldn't write its ipcache entry: %s\n", owner,
+				strerror(-ret));
 			return ret;
 		}
 	}
+	if ((ret = ipc_claim_gateway(ep)))
+		pr_warn("couldn't claim the gateway's ipcache entry: %s\n", strerror(-ret));
 	if (ipcache_flush)
 		ret = ipcache_flush();
 	return ret;
@@ -527,15 +557,20 @@ static void stats_delete(const struct endpoint *ep)
 static int netns_set(const struct endpoint *ep)
 {
 	__u64 key = ep->netns_cookie;
-	__u32 one = 1;
+	__be32 pod_ip4 = 0;
 	int fd;
 
-	if (!key)
+	/* The value is the pod's IPv4: socket-level ClientIP affinity keys on
+	 * the same client address as the tc path (include/sluice/lb.h). */
+	for (int i = 0; i < ep->n_ips; i++)
+		if (ep->ips[i].family == SL_AF_INET)
+			pod_ip4 = ep->ips[i].addr.v4;
+	if (!key || !pod_ip4)
 		return 0;
 	fd = map_fd(SL_MAP_LB_NETNS, false);
 	if (fd < 0)
 		return 0; /* services datapath not built: nothing to enable */
-	if (bpf_map_update_elem(fd, &key, &one, BPF_ANY)) {
+	if (bpf_map_update_elem(fd, &key, &pod_ip4, BPF_ANY)) {
 		pr_warn("couldn't write %s: %s\n", SL_MAP_LB_NETNS, strerror(errno));
 		return -errno;
 	}
@@ -670,8 +705,17 @@ int endpoints_set_identity(const char *ns, const char *pod, uint32_t identity)
 
 void endpoints_refresh_identities(void)
 {
-	for (size_t i = 0; i < n_eps; i++)
-		set_identity(eps[i], identity_for(eps[i]->namespace_, eps[i]->pod));
+	/* Only what the model knows: a pod it has not heard of (yet) keeps
+	 * the identity its record carries until the feed says otherwise. */
+	if (!model_pod_identity)
+		return;
+	for (size_t i = 0; i < n_eps; i++) {
+		uint32_t id =
+		    eps[i]->pod[0] ? model_pod_identity(eps[i]->namespace_, eps[i]->pod) : 0;
+
+		if (id)
+			set_identity(eps[i], id);
+	}
 }
 
 /* ---- the table ------------------------------------------------------------ */
@@ -754,17 +798,19 @@ static int req_add(const json_t *req, json_t *reply, char *err, size_t errlen)
 		const struct endpoint *o = endpoints_by_ip(&ep->ips[i].addr, ep->ips[i].family);
 		char ip[SL_ADDR_STRLEN];
 
-		if (!o || (!strcmp(o->container_id, ep->container_id) && !strcmp(o->ifname, ep->ifname)))
+		if (!o ||
+		    (!strcmp(o->container_id, ep->container_id) && !strcmp(o->ifname, ep->ifname)))
 			continue;
 		if (veth_alive(o)) {
-			snprintf(err, errlen, "endpoint.add: address %s is in use by endpoint %s/%s (%s)",
+			snprintf(err, errlen,
+				 "endpoint.add: address %s is in use by endpoint %s/%s (%s)",
 				 sl_addr_str(&ep->ips[i].addr, ep->ips[i].family, ip, sizeof(ip)),
 				 o->container_id, o->ifname, o->host_ifname);
 			ret = -EADDRINUSE;
 			goto fail;
 		}
-		pr_info("endpoint %s/%s: its veth %s is gone; dropping it for %s/%s\n", o->container_id,
-			o->ifname, o->host_ifname, ep->container_id, ep->ifname);
+		pr_info("endpoint %s/%s: its veth %s is gone; dropping it for %s/%s\n",
+			o->container_id, o->ifname, o->host_ifname, ep->container_id, ep->ifname);
 		find_ep(o->container_id, o->ifname, &idx);
 		ep_unwire(eps[idx]);
 		record_remove(eps[idx]);
@@ -782,7 +828,8 @@ static int req_add(const json_t *req, json_t *reply, char *err, size_t errlen)
 
 	ret = record_write(ep);
 	if (ret) {
-		snprintf(err, errlen, "endpoint.add: couldn't write the endpoint record: %s", strerror(-ret));
+		snprintf(err, errlen, "endpoint.add: couldn't write the endpoint record: %s",
+			 strerror(-ret));
 		goto fail;
 	}
 	if (existed) {
@@ -801,7 +848,8 @@ static int req_add(const json_t *req, json_t *reply, char *err, size_t errlen)
 		ret = ep_wire(ep, false);
 	}
 	if (ret) {
-		snprintf(err, errlen, "endpoint.add: couldn't write the datapath maps: %s", strerror(-ret));
+		snprintf(err, errlen, "endpoint.add: couldn't write the datapath maps: %s",
+			 strerror(-ret));
 		if (existed) {
 			/* Put the previous registration back as it was. */
 			record_write(old);
@@ -820,8 +868,9 @@ static int req_add(const json_t *req, json_t *reply, char *err, size_t errlen)
 		snprintf(err, errlen, "endpoint.add: out of memory");
 		goto fail;
 	}
-	pr_info("endpoint %s/%s (%s/%s) registered: id %u, identity %u, veth %s\n", ep->container_id,
-		ep->ifname, ep->namespace_, ep->pod, ep->id, ep->identity, ep->host_ifname);
+	pr_info("endpoint %s/%s (%s/%s) registered: id %u, identity %u, veth %s\n",
+		ep->container_id, ep->ifname, ep->namespace_, ep->pod, ep->id, ep->identity,
+		ep->host_ifname);
 	notify_policy();
 	json_object_set_new(reply, "endpoint", ep_to_json(ep));
 	return 0;
@@ -839,7 +888,8 @@ static int req_del(const json_t *req, json_t *reply, char *err, size_t errlen)
 
 	(void)reply;
 	if (!cid || !ifname) {
-		snprintf(err, errlen, "endpoint.del: containerID and ifname (strings) are required");
+		snprintf(err, errlen,
+			 "endpoint.del: containerID and ifname (strings) are required");
 		return -EINVAL;
 	}
 	ep = find_ep(cid, ifname, &idx);
@@ -847,7 +897,8 @@ static int req_del(const json_t *req, json_t *reply, char *err, size_t errlen)
 		return 0;
 	ep_unwire(ep);
 	if (record_remove(ep)) {
-		snprintf(err, errlen, "endpoint.del: couldn't remove the record of %s/%s", cid, ifname);
+		snprintf(err, errlen, "endpoint.del: couldn't remove the record of %s/%s", cid,
+			 ifname);
 		/* The maps are already clean; the record goes at the next start
 		 * (resync) or the next DEL. */
 		return -EIO;
@@ -876,11 +927,13 @@ static int req_get(const json_t *req, json_t *reply, char *err, size_t errlen)
 	} else if (ns && pod) {
 		ep = endpoints_by_pod(ns, pod);
 		if (!ep) {
-			snprintf(err, errlen, "endpoint.get: no endpoint for pod %.64s/%.254s", ns, pod);
+			snprintf(err, errlen, "endpoint.get: no endpoint for pod %.64s/%.254s", ns,
+				 pod);
 			return -ENOENT;
 		}
 	} else {
-		snprintf(err, errlen, "endpoint.get: give containerID (and ifname) or namespace and pod");
+		snprintf(err, errlen,
+			 "endpoint.get: give containerID (and ifname) or namespace and pod");
 		return -EINVAL;
 	}
 	if (json_object_set_new(reply, "endpoint", ep_to_json(ep))) {
@@ -911,11 +964,11 @@ oom_noref:
 }
 
 const struct request_handler endpoint_requests[] = {
-	{ "endpoint.add", req_add },
-	{ "endpoint.del", req_del },
-	{ "endpoint.get", req_get },
-	{ "endpoint.list", req_list },
-	{ NULL, NULL },
+    {"endpoint.add", req_add},
+    {"endpoint.del", req_del},
+    {"endpoint.get", req_get},
+    {"endpoint.list", req_list},
+    {NULL, NULL},
 };
 
 /* ---- start-up --------------------------------------------------------------- */
@@ -977,7 +1030,9 @@ static int load_records(void)
 		}
 		record_path(want, sizeof(want), ep->container_id, ep->ifname, false);
 		if (strcmp(want, path) || find_ep(ep->container_id, ep->ifname, NULL)) {
-			pr_warn("ignoring endpoint record %s: its name does not match its contents\n", path);
+			pr_warn(
+			    "ignoring endpoint record %s: its name does not match its contents\n",
+			    path);
 			free(ep);
 			continue;
 		}
@@ -1043,7 +1098,8 @@ static int resync_maps(void)
 			return ret;
 		for (int j = 0; j < ep->n_ips; j++) {
 			ep_key_of(&ep->ips[j], &key);
-			if (!bpf_map_lookup_elem(fd, &key, &cur) && !memcmp(&cur, &want, sizeof(cur)))
+			if (!bpf_map_lookup_elem(fd, &key, &cur) &&
+			    !memcmp(&cur, &want, sizeof(cur)))
 				continue;
 			if (bpf_map_update_elem(fd, &key, &want, BPF_ANY)) {
 				ret = -errno;
@@ -1084,8 +1140,8 @@ static int resync_maps(void)
 				pk = NULL;
 		}
 	}
-	pr_info("endpoints: %zu restored, %d stale %s entries removed, %d rewritten\n", n_eps, removed,
-		SL_MAP_EP, written);
+	pr_info("endpoints: %zu restored, %d stale %s entries removed, %d rewritten\n", n_eps,
+		removed, SL_MAP_EP, written);
 	return 0;
 }
 

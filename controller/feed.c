@@ -290,6 +290,71 @@ static void txn_commit(struct feed_conn *fc, struct txn *t)
 
 /* ---- values ---------------------------------------------------------------- */
 
+/* Delete every key of obj not in keep (NULL-terminated). */
+static void keep_only(json_t *obj, const char *const *keep)
+{
+	const char *key;
+	json_t *v, *tmp;
+
+	json_object_foreach_safe(obj, tmp, key, v) {
+		const char *const *k = keep;
+
+		while (*k && strcmp(*k, key))
+			k++;
+		if (!*k)
+			json_object_del(obj, key);
+	}
+}
+
+static void del_keys(json_t *obj, const char *const *keys)
+{
+	for (; *keys; keys++)
+		json_object_del(obj, *keys);
+}
+
+/* Drop what no handler, request or restart reads and what is often the
+ * bulk of an object, before it is compared and stored: the store keeps
+ * every object of the cluster, so each byte here counts 5,000 or 100,000
+ * times against the RSS budget (issue 3: <= 100 MB). Validation has run
+ * already, and what is left still validates when the store is replayed.
+ * Whoever starts reading one of these fields must stop dropping it here. */
+static void prune(const struct kind_ops *ops, json_t *obj)
+{
+	static const char *const meta_drop[] = { "managedFields", "ownerReferences", NULL };
+	static const char *const pod_spec_drop[] = {
+		"volumes", "affinity", "tolerations", "topologySpreadConstraints", "readinessGates",
+		"imagePullSecrets", "securityContext", "dnsConfig", "hostAliases", "overhead",
+		"schedulingGates", "resourceClaims", NULL
+	};
+	/* named ports (NetworkPolicy) are all a container is read for;
+	 * restartPolicy marks sidecar init containers */
+	static const char *const container_keep[] = { "name", "ports", "restartPolicy", NULL };
+	static const char *const pod_status_drop[] = {
+		"conditions", "containerStatuses", "initContainerStatuses",
+		"ephemeralContainerStatuses", "resourceClaimStatuses", NULL
+	};
+	static const char *const ep_drop[] = { "targetRef", "deprecatedTopology", NULL };
+	static const char *const containers[] = { "containers", "initContainers",
+						  "ephemeralContainers", NULL };
+	json_t *meta = json_object_get(obj, "metadata"), *spec, *v;
+	size_t i;
+
+	del_keys(meta, meta_drop);
+	json_object_del(json_object_get(meta, "annotations"),
+			"kubectl.kubernetes.io/last-applied-configuration");
+	if (!strcmp(ops->kind, "Pod")) {
+		spec = json_object_get(obj, "spec");
+		del_keys(spec, pod_spec_drop);
+		for (const char *const *k = containers; *k; k++)
+			json_array_foreach(json_object_get(spec, *k), i, v)
+				keep_only(v, container_keep);
+		del_keys(json_object_get(obj, "status"), pod_status_drop);
+	} else if (!strcmp(ops->kind, "EndpointSlice")) {
+		json_array_foreach(json_object_get(obj, "endpoints"), i, v)
+			del_keys(v, ep_drop);
+	}
+}
+
 /* A validated deep copy of obj (kind/apiVersion filled from the defaults
  * given), or NULL with err set. *ops_out is its handler. */
 static json_t *prepare(const json_t *obj, const char *dflt_kind, const char *dflt_av,
@@ -338,9 +403,7 @@ static json_t *prepare(const json_t *obj, const char *dflt_kind, const char *dfl
 		json_decref(c);
 		return NULL;
 	}
-	/* Nothing reads them and they are often the bulk of an object:
-	 * keeping them would cost the RSS budget for nothing. */
-	json_object_del(json_object_get(c, "metadata"), "managedFields");
+	prune(ops, c);
 	*ops_out = ops;
 	return c;
 }
@@ -434,16 +497,16 @@ struct gc_ctx {
 	json_t *set, *victims;
 };
 
-static int gc_collect(const json_t *obj, void *arg)
+/* By key: the objects themselves are only needed for the victims (the
+ * store keeps some kinds serialised; parsing every one to compare names
+ * would cost time and, until the next change, memory). */
+static int gc_collect(const char *key, void *arg)
 {
 	struct gc_ctx *c = arg;
-	char key[320];
 
-	if (key_of(c->ops, obj, key, sizeof(key)))
-		return 0;
 	if (c->set && json_object_get(c->set, key))
 		return 0;
-	return json_array_append(c->victims, (json_t *)obj) ? -ENOMEM : 0;
+	return json_array_append_new(c->victims, json_string(key)) ? -ENOMEM : 0;
 }
 
 static int gc_listing(struct feed_conn *fc, struct txn *t, const struct kind_ops *ops,
@@ -457,12 +520,20 @@ static int gc_listing(struct feed_conn *fc, struct txn *t, const struct kind_ops
 
 	if (!victims)
 		goto oom;
-	if (store_foreach(ops->kind, gc_collect, &ctx))
+	if (store_foreach_key(ops->kind, gc_collect, &ctx))
 		goto oom;
 	json_array_foreach(victims, i, v) {
-		pr_info("feed: %s %s/%s not in the initial list: deleted\n", ops->kind,
-			k8s_namespace(v), k8s_name(v));
-		rc = do_op(t, ops, json_incref(v), NULL, err, errlen);
+		const char *key = json_string_value(v), *slash = strchr(key, '/');
+		char ns[256] = "";
+		const json_t *obj;
+
+		if (slash && (size_t)(slash - key) < sizeof(ns))
+			memcpy(ns, key, slash - key), ns[slash - key] = '\0';
+		obj = store_get(ops->kind, ns, slash ? slash + 1 : key);
+		if (!obj)
+			goto oom; /* it was just listed: only parsing can fail */
+		pr_info("feed: %s %s not in the initial list: deleted\n", ops->kind, key);
+		rc = do_op(t, ops, json_incref((json_t *)obj), NULL, err, errlen);
 		if (rc)
 			break;
 	}

@@ -45,7 +45,8 @@ static int validate_ip_block(const struct k8s_vctx *v, json_t *ipb, const char *
 	rc = k8s_get_array(v, ipb, "except", path, false, K8S_MAX_ITEMS, &excepts);
 	if (rc || !excepts)
 		return rc;
-	json_array_foreach(excepts, i, e) {
+	json_array_foreach(excepts, i, e)
+	{
 		char ep[340];
 
 		pathf(ep, sizeof(ep), "%s[%zu]", p, i);
@@ -77,9 +78,12 @@ static int validate_peer(const struct k8s_vctx *v, json_t *peer, const char *pat
 	if (json_is_null(ipb))
 		ipb = NULL;
 	if (!ps && !nss && !ipb)
-		return k8s_fail(v, "%s: must specify a peer (podSelector, namespaceSelector or ipBlock)", path);
+		return k8s_fail(
+		    v, "%s: must specify a peer (podSelector, namespaceSelector or ipBlock)", path);
 	if (ipb && (ps || nss))
-		return k8s_fail(v, "%s: ipBlock may not be combined with podSelector or namespaceSelector", path);
+		return k8s_fail(
+		    v, "%s: ipBlock may not be combined with podSelector or namespaceSelector",
+		    path);
 	if (ipb) {
 		pathf(p, sizeof(p), "%s.ipBlock", path);
 		return validate_ip_block(v, ipb, p);
@@ -110,7 +114,8 @@ static int validate_port(const struct k8s_vctx *v, json_t *pt, const char *path)
 	if (rc)
 		return rc;
 	if (end && name)
-		return k8s_fail(v, "%s.endPort: may not be set when port is a name (%s)", path, name);
+		return k8s_fail(v, "%s.endPort: may not be set when port is a name (%s)", path,
+				name);
 	if (end && !num)
 		return k8s_fail(v, "%s.endPort: may not be set without a numeric port", path);
 	if (end && end < num)
@@ -131,14 +136,16 @@ static int validate_rules(const struct k8s_vctx *v, json_t *spec, const char *ke
 	rc = k8s_get_array(v, spec, key, "spec", false, SL_POL_MAX_RULES, &rules);
 	if (rc || !rules)
 		return rc;
-	json_array_foreach(rules, i, rule) {
+	json_array_foreach(rules, i, rule)
+	{
 		pathf(p, sizeof(p), "%s[%zu]", path, i);
 		if (!json_is_object(rule))
 			return k8s_fail(v, "%s: must be an object", p);
 		rc = k8s_get_array(v, rule, "ports", p, false, K8S_MAX_ITEMS, &arr);
 		if (rc)
 			return rc;
-		json_array_foreach(arr, j, it) {
+		json_array_foreach(arr, j, it)
+		{
 			pathf(ip, sizeof(ip), "%s.ports[%zu]", p, j);
 			rc = validate_port(v, it, ip);
 			if (rc)
@@ -147,7 +154,8 @@ static int validate_rules(const struct k8s_vctx *v, json_t *spec, const char *ke
 		rc = k8s_get_array(v, rule, peer_key, p, false, K8S_MAX_ITEMS, &arr);
 		if (rc)
 			return rc;
-		json_array_foreach(arr, j, it) {
+		json_array_foreach(arr, j, it)
+		{
 			pathf(ip, sizeof(ip), "%s.%s[%zu]", p, peer_key, j);
 			rc = validate_peer(v, it, ip);
 			if (rc)
@@ -161,7 +169,7 @@ static int netpol_validate(json_t *obj, char *err, size_t errlen)
 {
 	struct k8s_vctx v = K8S_VCTX(obj, err, errlen);
 	json_t *spec, *sel, *types, *t;
-	bool seen[2] = { false, false };
+	bool seen[2] = {false, false};
 	size_t i;
 	int rc;
 
@@ -176,7 +184,8 @@ static int netpol_validate(json_t *obj, char *err, size_t errlen)
 		return rc;
 	if (!sel && json_object_set_new(spec, "podSelector", json_object()))
 		return k8s_fail_errno(&v, -ENOMEM, "spec.podSelector: out of memory");
-	rc = k8s_validate_label_selector(&v, json_object_get(spec, "podSelector"), "spec.podSelector");
+	rc = k8s_validate_label_selector(&v, json_object_get(spec, "podSelector"),
+					 "spec.podSelector");
 	if (rc)
 		return rc;
 	rc = validate_rules(&v, spec, "ingress", "from");
@@ -188,12 +197,14 @@ static int netpol_validate(json_t *obj, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	if (types && json_array_size(types)) {
-		json_array_foreach(types, i, t) {
+		json_array_foreach(types, i, t)
+		{
 			const char *s = json_string_value(t);
 			int k = s && !strcmp(s, "Ingress") ? 0 : s && !strcmp(s, "Egress") ? 1 : -1;
 
 			if (k < 0)
-				return k8s_fail(&v, "spec.policyTypes[%zu]: must be Ingress or Egress", i);
+				return k8s_fail(
+				    &v, "spec.policyTypes[%zu]: must be Ingress or Egress", i);
 			if (seen[k])
 				return k8s_fail(&v, "spec.policyTypes[%zu]: %s given twice", i, s);
 			seen[k] = true;
@@ -222,9 +233,9 @@ static int netpol_apply(const json_t *old, const json_t *new, char *err, size_t 
 }
 
 const struct kind_ops kind_networkpolicy = {
-	.kind = "NetworkPolicy",
-	.api_version = "networking.k8s.io/v1",
-	.namespaced = true,
-	.validate = netpol_validate,
-	.apply = netpol_apply,
+    .kind = "NetworkPolicy",
+    .api_version = "networking.k8s.io/v1",
+    .namespaced = true,
+    .validate = netpol_validate,
+    .apply = netpol_apply,
 };

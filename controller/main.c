@@ -36,7 +36,8 @@ static void usage(FILE *f)
 		"                       [$" SL_ENV_BPFFS " or " SL_DEFAULT_BPFFS "]\n"
 		"  --socket PATH        UNIX socket to serve (mode 0600, root peers only)\n"
 		"                       [$" SL_ENV_SOCKET " or " SL_DEFAULT_SOCKET "]\n"
-		"  --state-dir DIR      endpoint records and model state [" SL_DEFAULT_STATE_DIR "]\n"
+		"  --state-dir DIR      endpoint records and model state [" SL_DEFAULT_STATE_DIR
+		"]\n"
 		"  --node-name NAME     this node's name [hostname]\n"
 		"  --pod-cidr CIDR      this node's pod range [none: from the Node object]\n"
 		"  --cluster-cidr CIDR  all pods of the cluster [" SL_DEFAULT_CLUSTER_CIDR "]\n"
@@ -111,20 +112,20 @@ enum {
 };
 
 static const struct option options[] = {
-	{ "bpffs", required_argument, NULL, OPT_BPFFS },
-	{ "socket", required_argument, NULL, OPT_SOCKET },
-	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
-	{ "node-name", required_argument, NULL, OPT_NODE_NAME },
-	{ "pod-cidr", required_argument, NULL, OPT_POD_CIDR },
-	{ "cluster-cidr", required_argument, NULL, OPT_CLUSTER_CIDR },
-	{ "service-cidr", required_argument, NULL, OPT_SERVICE_CIDR },
-	{ "cgroup", required_argument, NULL, OPT_CGROUP },
-	{ "ct-max", required_argument, NULL, OPT_CT_MAX },
-	{ "maglev-size", required_argument, NULL, OPT_MAGLEV_SIZE },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ 0 },
+    {"bpffs", required_argument, NULL, OPT_BPFFS},
+    {"socket", required_argument, NULL, OPT_SOCKET},
+    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+    {"node-name", required_argument, NULL, OPT_NODE_NAME},
+    {"pod-cidr", required_argument, NULL, OPT_POD_CIDR},
+    {"cluster-cidr", required_argument, NULL, OPT_CLUSTER_CIDR},
+    {"service-cidr", required_argument, NULL, OPT_SERVICE_CIDR},
+    {"cgroup", required_argument, NULL, OPT_CGROUP},
+    {"ct-max", required_argument, NULL, OPT_CT_MAX},
+    {"maglev-size", required_argument, NULL, OPT_MAGLEV_SIZE},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {0},
 };
 
 /* Returns 0 to go on, 1 to exit 0 (help, version), 2 on bad usage. */
@@ -153,7 +154,9 @@ static int parse_flags(int argc, char **argv, int *verbosity)
 		case OPT_SOCKET:
 			ret = parse_path("--socket", optarg, &ctl.socket_path);
 			if (!ret && strlen(optarg) >= 108)
-				ret = bad_usage("--socket '%s': longer than a UNIX socket path can be (107)", optarg);
+				ret = bad_usage(
+				    "--socket '%s': longer than a UNIX socket path can be (107)",
+				    optarg);
 			break;
 		case OPT_STATE_DIR:
 			ret = parse_path("--state-dir", optarg, &ctl.state_dir);
@@ -163,30 +166,38 @@ static int parse_flags(int argc, char **argv, int *verbosity)
 			break;
 		case OPT_NODE_NAME:
 			if (!*optarg || strlen(optarg) > 253)
-				return bad_usage("--node-name '%s': must be 1-253 characters", optarg);
+				return bad_usage("--node-name '%s': must be 1-253 characters",
+						 optarg);
 			ctl.node_name = optarg;
 			break;
 		case OPT_POD_CIDR:
 			if (sl_cidr_parse(optarg, &ctl.pod_cidr, false))
-				return bad_usage("--pod-cidr '%s': not a CIDR with host bits zero (e.g. 10.244.1.0/24)", optarg);
+				return bad_usage("--pod-cidr '%s': not a CIDR with host bits zero "
+						 "(e.g. 10.244.1.0/24)",
+						 optarg);
 			ctl.have_pod_cidr = true;
 			break;
 		case OPT_CLUSTER_CIDR:
 			if (sl_cidr_parse(optarg, &ctl.cluster_cidr, false))
-				return bad_usage("--cluster-cidr '%s': not a CIDR with host bits zero", optarg);
+				return bad_usage(
+				    "--cluster-cidr '%s': not a CIDR with host bits zero", optarg);
 			break;
 		case OPT_SERVICE_CIDR:
 			if (sl_cidr_parse(optarg, &ctl.service_cidr, false))
-				return bad_usage("--service-cidr '%s': not a CIDR with host bits zero", optarg);
+				return bad_usage(
+				    "--service-cidr '%s': not a CIDR with host bits zero", optarg);
 			break;
 		case OPT_CT_MAX:
 			if (parse_uint(optarg, 1u << 26, &ctl.ct_max))
-				return bad_usage("--ct-max '%s': must be an integer from 1 to 67108864", optarg);
+				return bad_usage(
+				    "--ct-max '%s': must be an integer from 1 to 67108864", optarg);
 			break;
 		case OPT_MAGLEV_SIZE:
 			if (parse_uint(optarg, SL_MAGLEV_M_MAX, &ctl.maglev_size) ||
 			    !is_prime(ctl.maglev_size))
-				return bad_usage("--maglev-size '%s': must be a prime no larger than 65521", optarg);
+				return bad_usage(
+				    "--maglev-size '%s': must be a prime no larger than 65521",
+				    optarg);
 			break;
 		case 'v':
 			(*verbosity)++;

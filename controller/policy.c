@@ -16,6 +16,9 @@
 #include "policy.h"
 #include "selector.h"
 
+/* Labels of one pod looked up in the policy index (K8S_MAX_LABELS). */
+#define K8S_MAX_LABELS_GUESS 64
+
 /* ---- parsing ------------------------------------------------------------- */
 
 static int parse_proto(const char *s, uint8_t *proto)
@@ -42,7 +45,8 @@ static int parse_ports(const json_t *ports, struct polc_rule *r, char *err, size
 	r->ports = calloc(json_array_size(ports), sizeof(*r->ports));
 	if (!r->ports)
 		return -ENOMEM;
-	json_array_foreach(ports, i, pt) {
+	json_array_foreach(ports, i, pt)
+	{
 		struct polc_port *pp = &r->ports[r->n_ports++];
 		const json_t *port = json_object_get(pt, "port");
 		const json_t *end = json_object_get(pt, "endPort");
@@ -75,7 +79,8 @@ static int parse_peers(const json_t *peers, struct polc_rule *r, char *err, size
 	r->blocks = calloc(n, sizeof(*r->blocks));
 	if (!r->sel_pod || !r->sel_ns || !r->blocks)
 		return -ENOMEM;
-	json_array_foreach(peers, i, peer) {
+	json_array_foreach(peers, i, peer)
+	{
 		const json_t *ipb = json_object_get(peer, "ipBlock");
 		const json_t *ex, *e;
 		struct polc_block *b;
@@ -99,9 +104,12 @@ static int parse_peers(const json_t *peers, struct polc_rule *r, char *err, size
 		b->except = calloc(json_array_size(ex), sizeof(*b->except));
 		if (!b->except)
 			return -ENOMEM;
-		json_array_foreach(ex, j, e) {
-			if (sl_cidr_parse(json_string_value(e) ?: "", &b->except[b->n_except], true)) {
-				snprintf(err, errlen, "peer %zu: ipBlock.except[%zu]: not a CIDR", i, j);
+		json_array_foreach(ex, j, e)
+		{
+			if (sl_cidr_parse(json_string_value(e) ?: "", &b->except[b->n_except],
+					  true)) {
+				snprintf(err, errlen, "peer %zu: ipBlock.except[%zu]: not a CIDR",
+					 i, j);
 				return -EINVAL;
 			}
 			b->n_except++;
@@ -113,8 +121,8 @@ static int parse_peers(const json_t *peers, struct polc_rule *r, char *err, size
 int polc_policy_parse(const json_t *obj, uint32_t index, struct polc_policy *p, char *err,
 		      size_t errlen)
 {
-	static const char *const rule_key[2] = { "egress", "ingress" };
-	static const char *const peer_key[2] = { "to", "from" };
+	static const char *const rule_key[2] = {"egress", "ingress"};
+	static const char *const peer_key[2] = {"to", "from"};
 	const json_t *spec = json_object_get(obj, "spec");
 	const json_t *meta = json_object_get(obj, "metadata");
 	const json_t *types, *t;
@@ -129,7 +137,8 @@ int polc_policy_parse(const json_t *obj, uint32_t index, struct polc_policy *p, 
 	p->pod_sel = json_object_get(spec, "podSelector");
 	types = json_object_get(spec, "policyTypes");
 	if (json_array_size(types)) {
-		json_array_foreach(types, i, t) {
+		json_array_foreach(types, i, t)
+		{
 			const char *s = json_string_value(t) ?: "";
 
 			if (!strcmp(s, "Ingress"))
@@ -160,13 +169,15 @@ int polc_policy_parse(const json_t *obj, uint32_t index, struct polc_policy *p, 
 			rc = -ENOMEM;
 			goto fail;
 		}
-		json_array_foreach(rules, i, rule) {
+		json_array_foreach(rules, i, rule)
+		{
 			struct polc_rule *r = &p->rules[dir][p->n_rules[dir]++];
 
 			r->policy_id = SL_POL_ID(index, i + 1);
 			rc = parse_ports(json_object_get(rule, "ports"), r, err, errlen);
 			if (!rc)
-				rc = parse_peers(json_object_get(rule, peer_key[dir]), r, err, errlen);
+				rc = parse_peers(json_object_get(rule, peer_key[dir]), r, err,
+						 errlen);
 			if (rc)
 				goto fail;
 		}
@@ -201,16 +212,97 @@ void polc_policy_free(struct polc_policy *p)
 
 /* ---- the world ----------------------------------------------------------- */
 
+/* Append n to the array at index[key] (created on first use). */
+static int index_add(json_t *index, const char *key, size_t n)
+{
+	json_t *a = json_object_get(index, key);
+
+	if (!a) {
+		a = json_array();
+		if (!a || json_object_set_new(index, key, a))
+			return -ENOMEM;
+	}
+	return json_array_append_new(a, json_integer((json_int_t)n)) ? -ENOMEM : 0;
+}
+
+static void index_key(char *buf, size_t len, const char *ns, const char *k, const char *v)
+{
+	if (k)
+		snprintf(buf, len, "%s\x1f%s=%s", ns, k, v);
+	else
+		snprintf(buf, len, "%s\x1f*", ns);
+}
+
+/* The first matchLabels pair of a selector without which it cannot match,
+ * or false when it has none. */
+static bool selector_anchor(const json_t *sel, const char **k, const char **v)
+{
+	const json_t *ml = json_object_get(sel, "matchLabels");
+	void *it = json_is_object(ml) ? json_object_iter((json_t *)ml) : NULL;
+
+	if (!it || !json_is_string(json_object_iter_value(it)))
+		return false;
+	*k = json_object_iter_key(it);
+	*v = json_string_value(json_object_iter_value(it));
+	return true;
+}
+
 int polc_world_index(struct polc_world *w)
 {
+	char key[1024];
+	int rc = 0;
+
 	for (size_t i = 0; i < w->n_ids; i++) {
 		free(w->ids[i].pods);
 		w->ids[i].pods = NULL;
 		w->ids[i].n_pods = 0;
 	}
+	json_decref(w->pol_index);
+	json_decref(w->id_index);
+	free(w->id_mark);
+	w->pol_index = json_object();
+	w->id_index = json_object();
+	w->id_mark = calloc(w->n_ids + 1, 1);
+	if (!w->pol_index || !w->id_index || !w->id_mark)
+		return -ENOMEM;
+	for (size_t i = 0; i < w->n_policies && !rc; i++) {
+		const char *k = NULL, *v = NULL;
+
+		selector_anchor(w->policies[i].pod_sel, &k, &v);
+		index_key(key, sizeof(key), w->policies[i].ns, k, v);
+		rc = index_add(w->pol_index, key, i);
+	}
+	for (size_t i = 0; i < w->n_ids && !rc; i++) {
+		const struct polc_identity *id = &w->ids[i];
+		const char *k;
+		json_t *v;
+
+		index_key(key, sizeof(key), id->ns, NULL, NULL);
+		rc = index_add(w->id_index, key, i);
+		if (json_is_object(id->labels)) {
+			json_object_foreach((json_t *)id->labels, k, v)
+			{
+				if (rc || !json_is_string(v))
+					continue;
+				index_key(key, sizeof(key), id->ns, k, json_string_value(v));
+				rc = index_add(w->id_index, key, i);
+			}
+		}
+	}
+	if (rc)
+		return rc;
+	/* Pods of each identity (named ports on egress): sort-free two passes
+	 * over a temporary id -> index lookup through the identity index. */
 	for (size_t p = 0; p < w->n_pods; p++) {
-		for (size_t i = 0; i < w->n_ids; i++) {
-			struct polc_identity *id = &w->ids[i];
+		const json_t *a;
+		size_t j;
+		json_t *n;
+
+		index_key(key, sizeof(key), w->pods[p].ns, NULL, NULL);
+		a = json_object_get(w->id_index, key);
+		json_array_foreach(a, j, n)
+		{
+			struct polc_identity *id = &w->ids[json_integer_value(n)];
 			size_t *np;
 
 			if (id->id != w->pods[p].identity)
@@ -235,6 +327,11 @@ void polc_world_free(struct polc_world *w)
 		w->ids[i].pods = NULL;
 		w->ids[i].n_pods = 0;
 	}
+	json_decref(w->pol_index);
+	json_decref(w->id_index);
+	free(w->id_mark);
+	w->pol_index = w->id_index = NULL;
+	w->id_mark = NULL;
 }
 
 /* Namespace labels as selectors see them: the API server puts
@@ -247,7 +344,8 @@ static bool ns_selector_matches(const json_t *sel, const char *ns, const json_t 
 
 	if (json_is_string(json_object_get(ns_labels, "kubernetes.io/metadata.name")))
 		return selector_matches(sel, ns_labels);
-	tmp = ns_labels && json_is_object(ns_labels) ? json_copy((json_t *)ns_labels) : json_object();
+	tmp =
+	    ns_labels && json_is_object(ns_labels) ? json_copy((json_t *)ns_labels) : json_object();
 	if (!tmp)
 		return false;
 	json_object_set_new(tmp, "kubernetes.io/metadata.name", json_string(ns));
@@ -273,6 +371,21 @@ static bool peer_matches(const struct polc_rule *r, size_t i, const char *pol_ns
 	return !ps || selector_matches(ps, id->labels);
 }
 
+/* Identity indices a selector peer may match: with a podSelector anchor
+ * only those carrying that label, else all of the namespace. */
+static const json_t *peer_candidates(const struct polc_world *w, const struct polc_rule *r,
+				     size_t i, const char *ns)
+{
+	const char *k = NULL, *v = NULL;
+	char key[1024];
+
+	if (r->sel_pod[i] && selector_anchor(r->sel_pod[i], &k, &v))
+		index_key(key, sizeof(key), ns, k, v);
+	else
+		index_key(key, sizeof(key), ns, NULL, NULL);
+	return json_object_get(w->id_index, key);
+}
+
 static int rule_ids(struct polc_world *w, const struct polc_policy *pol, struct polc_rule *r)
 {
 	if (r->ids_done)
@@ -282,14 +395,50 @@ static int rule_ids(struct polc_world *w, const struct polc_policy *pol, struct 
 		if (!r->ids)
 			return -ENOMEM;
 	}
-	for (size_t k = 0; r->n_sel && k < w->n_ids; k++) {
-		for (size_t i = 0; i < r->n_sel; i++) {
-			if (peer_matches(r, i, pol->ns, &w->ids[k])) {
-				r->ids[r->n_ids++] = (uint32_t)k;
-				break;
+	for (size_t i = 0; i < r->n_sel && w->n_ids; i++) {
+		const char *ns_key;
+		json_t *nsa;
+		void *it;
+
+		/* Which namespaces: the policy's own, or those the
+		 * namespaceSelector matches (judged once per namespace on the
+		 * labels of its first identity: all share them). */
+		for (it = json_object_iter(w->id_index); it;
+		     it = json_object_iter_next(w->id_index, it)) {
+			const struct polc_identity *first;
+			const json_t *cand;
+			char ns[256];
+			const char *sep;
+			size_t j;
+			json_t *n;
+
+			ns_key = json_object_iter_key(it);
+			sep = strchr(ns_key, '\x1f');
+			if (!sep || strcmp(sep + 1, "*"))
+				continue;
+			snprintf(ns, sizeof(ns), "%.*s", (int)(sep - ns_key), ns_key);
+			nsa = json_object_iter_value(it);
+			first = &w->ids[json_integer_value(json_array_get(nsa, 0))];
+			if (r->sel_ns[i] ? !ns_selector_matches(r->sel_ns[i], ns, first->ns_labels)
+					 : strcmp(ns, pol->ns))
+				continue;
+			cand = peer_candidates(w, r, i, ns);
+			json_array_foreach(cand, j, n)
+			{
+				size_t k = (size_t)json_integer_value(n);
+
+				/* The namespace matched above: only the podSelector is left. */
+				if (!w->id_mark[k] &&
+				    (!r->sel_pod[i] ||
+				     selector_matches(r->sel_pod[i], w->ids[k].labels))) {
+					w->id_mark[k] = 1;
+					r->ids[r->n_ids++] = (uint32_t)k;
+				}
 			}
 		}
 	}
+	for (size_t k = 0; k < r->n_ids; k++)
+		w->id_mark[r->ids[k]] = 0;
 	r->ids_done = true;
 	return 0;
 }
@@ -308,14 +457,14 @@ static int add_entry(struct polc_ep *e, const struct pol_key *k, uint32_t policy
 		e->cap_entries = cap;
 	}
 	e->entries[e->n_entries].key = *k;
-	e->entries[e->n_entries].val = (struct pol_val){ .policy_id = policy_id };
+	e->entries[e->n_entries].val = (struct pol_val){.policy_id = policy_id};
 	e->n_entries++;
 	return 0;
 }
 
 /* [lo, hi] of proto as LPM prefixes of the port: at most 30 entries. */
-static int add_range(struct polc_ep *e, struct pol_key *k, uint8_t proto, uint32_t lo,
-		     uint32_t hi, uint32_t policy_id)
+static int add_range(struct polc_ep *e, struct pol_key *k, uint8_t proto, uint32_t lo, uint32_t hi,
+		     uint32_t policy_id)
 {
 	int rc;
 
@@ -345,15 +494,18 @@ static int add_named(struct polc_ep *e, struct pol_key *k, const struct polc_por
 	size_t i, j;
 	int rc;
 
-	json_array_foreach(pod->containers, i, c) {
-		json_array_foreach(json_object_get(c, "ports"), j, cp) {
+	json_array_foreach(pod->containers, i, c)
+	{
+		json_array_foreach(json_object_get(c, "ports"), j, cp)
+		{
 			const char *name = json_string_value(json_object_get(cp, "name"));
 			json_int_t num = json_integer_value(json_object_get(cp, "containerPort"));
 			uint8_t proto;
 
 			if (!name || strcmp(name, pp->name) || num < 1 || num > 65535)
 				continue;
-			if (parse_proto(json_string_value(json_object_get(cp, "protocol")), &proto) ||
+			if (parse_proto(json_string_value(json_object_get(cp, "protocol")),
+					&proto) ||
 			    proto != pp->proto)
 				continue;
 			rc = add_range(e, k, proto, (uint32_t)num, (uint32_t)num, policy_id);
@@ -365,18 +517,20 @@ static int add_named(struct polc_ep *e, struct pol_key *k, const struct polc_por
 }
 
 /* Which pods resolve named ports of a rule for one peer: the target itself
- * on ingress; on egress the peer's pods (an identity's, or those whose
- * addresses lie in a block). */
+ * on ingress, the peer identity's pods on egress. Egress to CIDR classes
+ * (ipBlock, any peer) cannot resolve names (a class has no single
+ * destination pod): there named ports are skipped and emitted per identity
+ * instead (emit_named_cidr_egress). */
 struct named_src {
-	const struct polc_pod *target;  /* ingress */
+	const struct polc_pod *target;	/* ingress */
 	const struct polc_identity *id; /* egress, identity peer */
-	const struct polc_block *block; /* egress, CIDR peer (NULL with any: every pod) */
-	bool any;
+	bool skip_named;		/* egress, CIDR class */
+	bool named_only;		/* emit only named ports */
 };
 
 static bool block_has(const struct polc_block *b, const struct sl_cidr *ip)
 {
-	if (!sl_cidr_contains(&b->cidr, &ip->addr, ip->family) || b->cidr.family != ip->family)
+	if (b->cidr.family != ip->family || !sl_cidr_contains(&b->cidr, &ip->addr, ip->family))
 		return false;
 	for (size_t i = 0; i < b->n_except; i++) {
 		if (b->except[i].family == ip->family &&
@@ -389,36 +543,30 @@ static bool block_has(const struct polc_block *b, const struct sl_cidr *ip)
 static int emit_rule_ports(struct polc_world *w, struct polc_ep *e, uint8_t dir, uint32_t peer,
 			   const struct polc_rule *r, const struct named_src *ns)
 {
-	struct pol_key k = { .ep_id = e->ep_id, .peer = peer, .dir = dir };
-	int rc;
+	struct pol_key k = {.ep_id = e->ep_id, .peer = peer, .dir = dir};
+	int rc = 0;
 
 	if (r->any_port) {
+		if (ns->named_only)
+			return 0;
 		k.prefixlen = SL_POL_PREFIX_BASE;
 		return add_entry(e, &k, r->policy_id);
 	}
-	for (size_t i = 0; i < r->n_ports; i++) {
+	for (size_t i = 0; i < r->n_ports && !rc; i++) {
 		const struct polc_port *pp = &r->ports[i];
 
 		if (pp->name) {
+			if (ns->skip_named)
+				continue;
 			if (ns->target) {
 				rc = add_named(e, &k, pp, ns->target, r->policy_id);
 			} else if (ns->id) {
-				rc = 0;
 				for (size_t j = 0; !rc && j < ns->id->n_pods; j++)
 					rc = add_named(e, &k, pp, &w->pods[ns->id->pods[j]],
 						       r->policy_id);
-			} else {
-				rc = 0;
-				for (size_t j = 0; !rc && j < w->n_pods; j++) {
-					const struct polc_pod *pod = &w->pods[j];
-					bool in = ns->any;
-
-					for (int a = 0; !in && a < pod->n_ips; a++)
-						in = block_has(ns->block, &pod->ips[a]);
-					if (in)
-						rc = add_named(e, &k, pp, pod, r->policy_id);
-				}
 			}
+		} else if (ns->named_only) {
+			continue;
 		} else if (!pp->port) {
 			k.proto = pp->proto;
 			k.dport = 0;
@@ -428,10 +576,45 @@ static int emit_rule_ports(struct polc_world *w, struct polc_ep *e, uint8_t dir,
 			rc = add_range(e, &k, pp->proto, pp->port, pp->end ? pp->end : pp->port,
 				       r->policy_id);
 		}
-		if (rc)
-			return rc;
 	}
-	return 0;
+	return rc;
+}
+
+static bool rule_has_named(const struct polc_rule *r)
+{
+	for (size_t i = 0; i < r->n_ports; i++) {
+		if (r->ports[i].name)
+			return true;
+	}
+	return false;
+}
+
+/* Egress rule with named ports towards blocks (or any peer): the name is
+ * resolved on each destination pod, so the entries are per identity: every
+ * identity with a pod whose address the rule's blocks cover (and do not
+ * except) gets the numbers its own pods give the name. */
+static int emit_named_cidr_egress(struct polc_world *w, struct polc_ep *e,
+				  const struct polc_rule *r)
+{
+	int rc = 0;
+
+	for (size_t k = 0; k < w->n_ids && !rc; k++) {
+		const struct polc_identity *id = &w->ids[k];
+		struct named_src ns = {.id = id, .named_only = true};
+		bool in = r->any_peer;
+
+		for (size_t j = 0; !in && j < id->n_pods; j++) {
+			const struct polc_pod *pod = &w->pods[id->pods[j]];
+
+			for (int a = 0; !in && a < pod->n_ips; a++) {
+				for (size_t b = 0; !in && b < r->n_blocks; b++)
+					in = block_has(&r->blocks[b], &pod->ips[a]);
+			}
+		}
+		if (in)
+			rc = emit_rule_ports(w, e, SL_DIR_EGRESS, id->id, r, &ns);
+	}
+	return rc;
 }
 
 /* ---- CIDR classes ---------------------------------------------------------- */
@@ -440,7 +623,7 @@ static int emit_rule_ports(struct polc_world *w, struct polc_ep *e, uint8_t dir,
 struct cidr_item {
 	const struct polc_rule *rule;
 	struct polc_block block; /* borrowed except array */
-	bool any;                /* from a rule without peers */
+	bool any;		 /* from a rule without peers */
 };
 
 struct cidr_items {
@@ -460,7 +643,7 @@ static int items_add(struct cidr_items *it, const struct polc_rule *r, const str
 		it->v = n;
 		it->cap = cap;
 	}
-	it->v[it->n++] = (struct cidr_item){ .rule = r, .block = *b, .any = any };
+	it->v[it->n++] = (struct cidr_item){.rule = r, .block = *b, .any = any};
 	return 0;
 }
 
@@ -557,14 +740,13 @@ static int emit_cidrs(struct polc_world *w, struct polc_ep *e, uint8_t dir,
 				/* New class c + 1: its port entries are the
 				 * union of its items' rules. */
 				for (size_t i = 0; i < it->n && !rc; i++) {
-					struct named_src ns = { .target = target };
+					struct named_src ns = {.target = target};
 
 					if (!(cur[i / 64] & (1ull << (i % 64))))
 						continue;
 					if (dir == SL_DIR_EGRESS) {
 						ns.target = NULL;
-						ns.block = &it->v[i].block;
-						ns.any = it->v[i].any;
+						ns.skip_named = true;
 					}
 					rc = emit_rule_ports(w, e, dir,
 							     SL_POL_PEER_CIDR | (uint32_t)(c + 1),
@@ -619,31 +801,96 @@ static void dedup(struct polc_ep *e)
 {
 	size_t n = 0;
 
-	qsort(e->entries, e->n_entries, sizeof(*e->entries), entry_cmp);
+	if (e->n_entries)
+		qsort(e->entries, e->n_entries, sizeof(*e->entries), entry_cmp);
 	for (size_t i = 0; i < e->n_entries; i++) {
-		if (n && !memcmp(&e->entries[n - 1].key, &e->entries[i].key, sizeof(struct pol_key)))
+		if (n &&
+		    !memcmp(&e->entries[n - 1].key, &e->entries[i].key, sizeof(struct pol_key)))
 			continue;
 		e->entries[n++] = e->entries[i];
 	}
 	e->n_entries = n;
-	qsort(e->cidrs, e->n_cidrs, sizeof(*e->cidrs), cidr_entry_cmp);
+	if (e->n_cidrs)
+		qsort(e->cidrs, e->n_cidrs, sizeof(*e->cidrs), cidr_entry_cmp);
 }
 
-static const struct polc_block any_v4 = { .cidr = { .family = SL_AF_INET, .plen = 0 } };
-static const struct polc_block any_v6 = { .cidr = { .family = SL_AF_INET6, .plen = 0 } };
+static const struct polc_block any_v4 = {.cidr = {.family = SL_AF_INET, .plen = 0}};
+static const struct polc_block any_v6 = {.cidr = {.family = SL_AF_INET6, .plen = 0}};
+
+static int size_cmp(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Policies that may select target (its namespace's, anchored on one of its
+ * labels or unanchored), in index order. Returns 0 or -ENOMEM. */
+static int candidate_policies(const struct polc_world *w, const struct polc_pod *target,
+			      size_t **out, size_t *n_out)
+{
+	size_t n = 0, cap = 0, *v = NULL;
+	const json_t *lists[K8S_MAX_LABELS_GUESS + 1];
+	size_t n_lists = 0;
+	char key[1024];
+	const char *k;
+	json_t *val;
+
+	index_key(key, sizeof(key), target->ns, NULL, NULL);
+	lists[n_lists++] = json_object_get(w->pol_index, key);
+	if (json_is_object(target->labels)) {
+		json_object_foreach((json_t *)target->labels, k, val)
+		{
+			if (!json_is_string(val) || n_lists > K8S_MAX_LABELS_GUESS)
+				continue;
+			index_key(key, sizeof(key), target->ns, k, json_string_value(val));
+			lists[n_lists++] = json_object_get(w->pol_index, key);
+		}
+	}
+	for (size_t l = 0; l < n_lists; l++) {
+		size_t j;
+		json_t *e;
+
+		json_array_foreach(lists[l], j, e)
+		{
+			if (n == cap) {
+				size_t *nv;
+
+				cap = cap ? cap * 2 : 16;
+				nv = realloc(v, cap * sizeof(*v));
+				if (!nv) {
+					free(v);
+					return -ENOMEM;
+				}
+				v = nv;
+			}
+			v[n++] = (size_t)json_integer_value(e);
+		}
+	}
+	/* A policy is anchored on one pair only: no duplicates. */
+	if (n)
+		qsort(v, n, sizeof(*v), size_cmp);
+	*out = v;
+	*n_out = n;
+	return 0;
+}
 
 int polc_compile_ep(struct polc_world *w, const struct polc_pod *target, uint32_t ep_id,
 		    struct polc_ep *out)
 {
 	struct cidr_items items = {};
+	size_t n_cand = 0, *cand = NULL;
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
 	out->ep_id = ep_id;
+	rc = candidate_policies(w, target, &cand, &n_cand);
+	if (rc)
+		return rc;
 	for (uint8_t dir = 0; dir < 2; dir++) {
 		items.n = 0;
-		for (size_t pi = 0; pi < w->n_policies; pi++) {
-			struct polc_policy *pol = &w->policies[pi];
+		for (size_t ci = 0; ci < n_cand; ci++) {
+			struct polc_policy *pol = &w->policies[cand[ci]];
 			uint32_t deny = SL_POL_ID(pol->index, 0);
 
 			if (!pol->isolates[dir] || strcmp(pol->ns, target->ns) ||
@@ -655,6 +902,12 @@ int polc_compile_ep(struct polc_world *w, const struct polc_pod *target, uint32_
 			for (size_t ri = 0; ri < pol->n_rules[dir]; ri++) {
 				struct polc_rule *r = &pol->rules[dir][ri];
 
+				if (dir == SL_DIR_EGRESS && (r->any_peer || r->n_blocks) &&
+				    rule_has_named(r)) {
+					rc = emit_named_cidr_egress(w, out, r);
+					if (rc)
+						goto fail;
+				}
 				if (r->any_peer) {
 					rc = items_add(&items, r, &any_v4, true);
 					if (!rc)
@@ -673,7 +926,7 @@ int polc_compile_ep(struct polc_world *w, const struct polc_pod *target, uint32_
 					goto fail;
 				for (size_t k = 0; k < r->n_ids; k++) {
 					const struct polc_identity *id = &w->ids[r->ids[k]];
-					struct named_src ns = { .target = target };
+					struct named_src ns = {.target = target};
 
 					if (dir == SL_DIR_EGRESS) {
 						ns.target = NULL;
@@ -691,9 +944,11 @@ int polc_compile_ep(struct polc_world *w, const struct polc_pod *target, uint32_
 	}
 	dedup(out);
 	free(items.v);
+	free(cand);
 	return 0;
 fail:
 	free(items.v);
+	free(cand);
 	polc_ep_free(out);
 	return rc;
 }
@@ -755,10 +1010,13 @@ int polc_lookup(const struct polc_ep *e, uint8_t dir, uint32_t peer_identity,
 		uint32_t *policy_id, const char **match)
 {
 	int drop = dir == SL_DIR_EGRESS ? SL_DROP_POLICY_EGRESS : SL_DROP_POLICY_INGRESS;
-	struct pol_key k = { .prefixlen = SL_POL_PREFIX_FULL, .ep_id = e->ep_id,
-			     .peer = peer_identity, .dir = dir, .proto = proto,
-			     .dport = htons(dport) };
-	struct pol_cidr_key ck = { .ep_id = e->ep_id, .dir = dir, .family = family };
+	struct pol_key k = {.prefixlen = SL_POL_PREFIX_FULL,
+			    .ep_id = e->ep_id,
+			    .peer = peer_identity,
+			    .dir = dir,
+			    .proto = proto,
+			    .dport = htons(dport)};
+	struct pol_cidr_key ck = {.ep_id = e->ep_id, .dir = dir, .family = family};
 	const struct polc_cidr_entry *ce;
 	const struct polc_entry *v;
 	const char *dummy;
@@ -933,7 +1191,10 @@ static int collect_identity(uint32_t id, const char *ns, const json_t *pod_label
 	if (rc)
 		return b->rc = rc;
 	b->w.ids[b->w.n_ids++] = (struct polc_identity){
-		.id = id, .ns = ns, .labels = pod_labels, .ns_labels = ns_labels,
+	    .id = id,
+	    .ns = ns,
+	    .labels = pod_labels,
+	    .ns_labels = ns_labels,
 	};
 	return 0;
 }
@@ -945,7 +1206,8 @@ static void pod_ips(const json_t *pod, struct polc_pod *p)
 	const char *one = json_string_value(json_object_get(status, "podIP"));
 	size_t i;
 
-	json_array_foreach(ips, i, ip) {
+	json_array_foreach(ips, i, ip)
+	{
 		const char *s = json_string_value(json_object_get(ip, "ip"));
 
 		if (s && p->n_ips < POLC_MAX_IPS && !sl_cidr_parse(s, &p->ips[p->n_ips], false))
@@ -998,6 +1260,9 @@ static int world_build(struct polc_world *w)
 	if (!b.rc)
 		store_foreach("Pod", collect_pod, &b);
 	rc = b.rc;
+	/* Index after sorting: the indexes hold positions in the arrays. */
+	if (!rc && b.w.n_policies)
+		qsort(b.w.policies, b.w.n_policies, sizeof(*b.w.policies), policy_index_cmp);
 	if (!rc)
 		rc = polc_world_index(&b.w);
 	if (rc) {
@@ -1015,7 +1280,6 @@ static int world_build(struct polc_world *w)
 		else
 			i++;
 	}
-	qsort(b.w.policies, b.w.n_policies, sizeof(*b.w.policies), policy_index_cmp);
 	*w = b.w;
 	return 0;
 }
@@ -1111,7 +1375,7 @@ static void eps_free(struct polc_ep *eps, size_t n)
 
 static const struct polc_ep *eps_find(const struct polc_ep *eps, size_t n, uint32_t ep_id)
 {
-	struct polc_ep k = { .ep_id = ep_id };
+	struct polc_ep k = {.ep_id = ep_id};
 
 	return n ? bsearch(&k, eps, n, sizeof(*eps), ep_id_cmp) : NULL;
 }
@@ -1153,8 +1417,10 @@ static int diff_entries(int fd, const struct polc_ep *old, const struct polc_ep 
 	int rc = 0;
 
 	while (!rc && (i < no || j < nn)) {
-		int c = i >= no ? 1 : j >= nn ? -1 :
-			memcmp(&old->entries[i].key, &new->entries[j].key, sizeof(struct pol_key));
+		int c = i >= no	  ? 1
+			: j >= nn ? -1
+				  : memcmp(&old->entries[i].key, &new->entries[j].key,
+					   sizeof(struct pol_key));
 
 		if (c < 0) {
 			if (!adds)
@@ -1162,12 +1428,14 @@ static int diff_entries(int fd, const struct polc_ep *old, const struct polc_ep 
 			i++;
 		} else if (c > 0) {
 			if (adds)
-				rc = map_update(fd, &new->entries[j].key, &new->entries[j].val, SL_MAP_POL);
+				rc = map_update(fd, &new->entries[j].key, &new->entries[j].val,
+						SL_MAP_POL);
 			j++;
 		} else {
 			if (adds && memcmp(&old->entries[i].val, &new->entries[j].val,
 					   sizeof(struct pol_val)))
-				rc = map_update(fd, &new->entries[j].key, &new->entries[j].val, SL_MAP_POL);
+				rc = map_update(fd, &new->entries[j].key, &new->entries[j].val,
+						SL_MAP_POL);
 			i++;
 			j++;
 		}
@@ -1181,8 +1449,10 @@ static int diff_cidrs(int fd, const struct polc_ep *old, const struct polc_ep *n
 	int rc = 0;
 
 	while (!rc && (i < no || j < nn)) {
-		int c = i >= no ? 1 : j >= nn ? -1 :
-			memcmp(&old->cidrs[i].key, &new->cidrs[j].key, sizeof(struct pol_cidr_key));
+		int c = i >= no	  ? 1
+			: j >= nn ? -1
+				  : memcmp(&old->cidrs[i].key, &new->cidrs[j].key,
+					   sizeof(struct pol_cidr_key));
 
 		if (c < 0) {
 			if (!adds)
@@ -1211,7 +1481,7 @@ static int diff_cidrs(int fd, const struct polc_ep *old, const struct polc_ep *n
 static int write_ep(const struct map_fds *f, const struct polc_ep *old, const struct polc_ep *new)
 {
 	uint32_t id = new ? new->ep_id : old->ep_id;
-	bool had = old && old->ep.flags, has = new && new->ep.flags;
+	bool had = old && old->ep.flags, has = new &&new->ep.flags;
 	int rc;
 
 	rc = diff_entries(f->pol, old, new, true);
@@ -1293,9 +1563,18 @@ out:
 	return rc;
 }
 
-static bool want_pol_v(const struct polc_ep *e, size_t n, const void *k) { return want_pol(e, n, k); }
-static bool want_cidr_v(const struct polc_ep *e, size_t n, const void *k) { return want_cidr(e, n, k); }
-static bool want_ep_v(const struct polc_ep *e, size_t n, const void *k) { return want_ep(e, n, k); }
+static bool want_pol_v(const struct polc_ep *e, size_t n, const void *k)
+{
+	return want_pol(e, n, k);
+}
+static bool want_cidr_v(const struct polc_ep *e, size_t n, const void *k)
+{
+	return want_cidr(e, n, k);
+}
+static bool want_ep_v(const struct polc_ep *e, size_t n, const void *k)
+{
+	return want_ep(e, n, k);
+}
 
 static int open_maps(struct map_fds *f)
 {
@@ -1308,7 +1587,8 @@ static int open_maps(struct map_fds *f)
 		int rc = f->ep < 0 ? f->ep : f->pol < 0 ? f->pol : f->cidr;
 
 		if (!warned)
-			pr_warn("policy: policy maps are not available (%s): policies not enforced yet\n",
+			pr_warn("policy: policy maps are not available (%s): policies not enforced "
+				"yet\n",
 				strerror(-rc));
 		warned = true;
 		return rc;
@@ -1340,7 +1620,8 @@ int policy_sync(void)
 		eps_free(c.eps, c.n);
 		return rc;
 	}
-	qsort(c.eps, c.n, sizeof(*c.eps), ep_id_cmp);
+	if (c.n)
+		qsort(c.eps, c.n, sizeof(*c.eps), ep_id_cmp);
 
 	for (size_t i = 0; i < c.n && !rc; i++)
 		rc = write_ep(&f, need_full ? NULL : eps_find(written, n_written, c.eps[i].ep_id),
@@ -1355,7 +1636,8 @@ int policy_sync(void)
 			rc = sweep(f.cidr, sizeof(struct pol_cidr_key), SL_MAP_POL_CIDR, c.eps, c.n,
 				   want_cidr_v);
 		if (!rc)
-			rc = sweep(f.pol, sizeof(struct pol_key), SL_MAP_POL, c.eps, c.n, want_pol_v);
+			rc = sweep(f.pol, sizeof(struct pol_key), SL_MAP_POL, c.eps, c.n,
+				   want_pol_v);
 	}
 	eps_free(written, n_written);
 	/* On failure the maps are somewhere between old and new: the next
@@ -1370,10 +1652,10 @@ int policy_sync(void)
 
 /* ---- debounce ------------------------------------------------------------ */
 
-#define POLICY_TICK_MS 25      /* timer period */
-#define POLICY_QUIET_MS 20     /* wait for a burst of changes to settle ... */
-#define POLICY_MAX_DELAY_MS 200 /* ... but never longer than this */
-#define POLICY_RETRY_MS 1000   /* after a failure */
+#define POLICY_TICK_MS	    25	 /* timer period */
+#define POLICY_QUIET_MS	    20	 /* wait for a burst of changes to settle ... */
+#define POLICY_MAX_DELAY_MS 200	 /* ... but never longer than this */
+#define POLICY_RETRY_MS	    1000 /* after a failure */
 
 static void policy_tick(void)
 {
@@ -1419,8 +1701,9 @@ static json_t *ports_json(const struct polc_rule *r)
 	for (size_t i = 0; a && i < r->n_ports; i++) {
 		const struct polc_port *pp = &r->ports[i];
 		json_t *o = json_pack("{s:s}", "protocol",
-				      pp->proto == IPPROTO_UDP ? "UDP" :
-				      pp->proto == IPPROTO_SCTP ? "SCTP" : "TCP");
+				      pp->proto == IPPROTO_UDP	  ? "UDP"
+				      : pp->proto == IPPROTO_SCTP ? "SCTP"
+								  : "TCP");
 
 		if (!o)
 			continue;
@@ -1457,11 +1740,10 @@ static json_t *identities_json(const struct polc_world *w, const struct polc_pol
 		pods = json_array();
 		for (size_t j = 0; pods && j < id->n_pods; j++)
 			json_array_append_new(pods, json_sprintf("%s/%s", w->pods[id->pods[j]].ns,
-								  w->pods[id->pods[j]].name));
-		o = json_pack("{s:I,s:s,s:o,s:o*}", "id", (json_int_t)id->id, "namespace", id->ns,
-			      "labels",
-			      id->labels ? json_incref((json_t *)id->labels) : json_object(),
-			      "pods", pods);
+								 w->pods[id->pods[j]].name));
+		o = json_pack(
+		    "{s:I,s:s,s:o,s:o*}", "id", (json_int_t)id->id, "namespace", id->ns, "labels",
+		    id->labels ? json_incref((json_t *)id->labels) : json_object(), "pods", pods);
 		if (o)
 			json_array_append_new(a, o);
 	}
@@ -1495,9 +1777,9 @@ static json_t *rules_json(const struct polc_world *w, const struct polc_policy *
 
 			for (size_t j = 0; ex && j < r->blocks[i].n_except; j++)
 				json_array_append_new(ex, cidr_json(&r->blocks[i].except[j]));
-			json_array_append_new(peers, json_pack("{s:s,s:o,s:o*}", "type", "ipBlock",
-							       "cidr", cidr_json(&r->blocks[i].cidr),
-							       "except", ex));
+			json_array_append_new(
+			    peers, json_pack("{s:s,s:o,s:o*}", "type", "ipBlock", "cidr",
+					     cidr_json(&r->blocks[i].cidr), "except", ex));
 		}
 		o = json_pack("{s:I,s:I,s:o*,s:o*}", "rule", (json_int_t)(ri + 1), "policyId",
 			      (json_int_t)r->policy_id, "peers", peers, "ports",
@@ -1608,7 +1890,7 @@ static uint32_t addr_identity(const union sl_addr *a, uint8_t family)
 	int max = family == SL_AF_INET6 ? 128 : 32;
 
 	for (int plen = max; plen >= 0; plen--) {
-		struct sl_cidr c = { .addr = *a, .family = family, .plen = (uint8_t)plen };
+		struct sl_cidr c = {.addr = *a, .family = family, .plen = (uint8_t)plen};
 		struct ipcache_val v;
 		char buf[SL_ADDR_STRLEN + 4];
 
@@ -1680,7 +1962,8 @@ static int trace_resolve(const struct polc_world *w, const char *s, const char *
 			t->identity = t->pod->identity;
 		return 0;
 	}
-	snprintf(err, errlen, "policy.trace: %s: \"%s\" is neither NS/POD nor an IP address", what, s);
+	snprintf(err, errlen, "policy.trace: %s: \"%s\" is neither NS/POD nor an IP address", what,
+		 s);
 	return -EINVAL;
 }
 
@@ -1720,8 +2003,9 @@ static json_t *trace_dir(struct polc_world *w, const struct trace_end *self,
 		      (json_int_t)pid, "peerIdentity", (json_int_t)peer->identity);
 	if (o && pid) {
 		json_object_set_new(o, "policy",
-				    policy_name_by_index(SL_POL_ID_INDEX(pid), name, sizeof(name)) ?
-					    json_string(name) : json_null());
+				    policy_name_by_index(SL_POL_ID_INDEX(pid), name, sizeof(name))
+					? json_string(name)
+					: json_null());
 		json_object_set_new(o, "rule", json_integer(SL_POL_ID_RULE(pid)));
 	}
 	if (o)
@@ -1753,7 +2037,8 @@ static int req_policy_trace(const json_t *req, json_t *reply, char *err, size_t 
 	json_int_t port;
 
 	if (!from || !to) {
-		snprintf(err, errlen, "policy.trace: \"from\" and \"to\" (NS/POD or IP) are required");
+		snprintf(err, errlen,
+			 "policy.trace: \"from\" and \"to\" (NS/POD or IP) are required");
 		return -EINVAL;
 	}
 	if (!json_is_integer(pj) || (port = json_integer_value(pj)) < 0 || port > 65535) {
@@ -1769,7 +2054,8 @@ static int req_policy_trace(const json_t *req, json_t *reply, char *err, size_t 
 	else if (!strcasecmp(ps, "ICMP"))
 		proto = IPPROTO_ICMP;
 	else {
-		snprintf(err, errlen, "policy.trace: \"protocol\": %s is not TCP, UDP, SCTP or ICMP", ps);
+		snprintf(err, errlen,
+			 "policy.trace: \"protocol\": %s is not TCP, UDP, SCTP or ICMP", ps);
 		return -EINVAL;
 	}
 	rc = world_build(&w);
@@ -1801,10 +2087,14 @@ static int req_policy_trace(const json_t *req, json_t *reply, char *err, size_t 
 	}
 	tr = json_pack("{s:s,s:s*,s:o,s:o,s:s,s:I,s:o,s:o}", "verdict",
 		       ve == SL_FORWARDED && vi == SL_FORWARDED ? "allowed" : "denied", "decidedBy",
-		       ve != SL_FORWARDED ? "egress" : vi != SL_FORWARDED ? "ingress" : NULL, "from",
-		       end_json(&src), "to", end_json(&dst), "protocol",
-		       proto == IPPROTO_UDP ? "UDP" : proto == IPPROTO_SCTP ? "SCTP" :
-		       proto == IPPROTO_ICMP ? "ICMP" : "TCP",
+		       ve != SL_FORWARDED   ? "egress"
+		       : vi != SL_FORWARDED ? "ingress"
+					    : NULL,
+		       "from", end_json(&src), "to", end_json(&dst), "protocol",
+		       proto == IPPROTO_UDP    ? "UDP"
+		       : proto == IPPROTO_SCTP ? "SCTP"
+		       : proto == IPPROTO_ICMP ? "ICMP"
+					       : "TCP",
 		       "port", port, "egress", eg, "ingress", in);
 	world_destroy(&w);
 	if (!tr) {
@@ -1816,8 +2106,8 @@ static int req_policy_trace(const json_t *req, json_t *reply, char *err, size_t 
 }
 
 const struct request_handler policy_requests[] = {
-	{ "policy.list", req_policy_list },
-	{ "policy.get", req_policy_get },
-	{ "policy.trace", req_policy_trace },
-	{ NULL, NULL },
+    {"policy.list", req_policy_list},
+    {"policy.get", req_policy_get},
+    {"policy.trace", req_policy_trace},
+    {NULL, NULL},
 };

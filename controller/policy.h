@@ -23,9 +23,9 @@
 
 /* One port item of a rule (validated). */
 struct polc_port {
-	uint8_t proto;    /* IPPROTO_TCP/UDP/SCTP */
-	uint16_t port;    /* 0 with name NULL: every port of proto */
-	uint16_t end;     /* endPort, 0 when absent */
+	uint8_t proto;	  /* IPPROTO_TCP/UDP/SCTP */
+	uint16_t port;	  /* 0 with name NULL: every port of proto */
+	uint16_t end;	  /* endPort, 0 when absent */
 	const char *name; /* named port (borrowed from the policy object) */
 };
 
@@ -38,14 +38,14 @@ struct polc_block {
 
 /* One ingress or egress rule. */
 struct polc_rule {
-	uint32_t policy_id;         /* SL_POL_ID(policy index, n) */
-	bool any_peer;              /* no from/to: every address */
-	bool any_port;              /* no ports: every protocol and port */
+	uint32_t policy_id; /* SL_POL_ID(policy index, n) */
+	bool any_peer;	    /* no from/to: every address */
+	bool any_port;	    /* no ports: every protocol and port */
 	size_t n_ports;
 	struct polc_port *ports;
-	size_t n_sel;               /* podSelector/namespaceSelector peers */
-	const json_t **sel_pod;     /* per peer: podSelector or NULL */
-	const json_t **sel_ns;      /* per peer: namespaceSelector or NULL */
+	size_t n_sel;		/* podSelector/namespaceSelector peers */
+	const json_t **sel_pod; /* per peer: podSelector or NULL */
+	const json_t **sel_ns;	/* per peer: namespaceSelector or NULL */
 	size_t n_blocks;
 	struct polc_block *blocks;
 	/* Identities (indices into world.ids) the selector peers match:
@@ -57,11 +57,11 @@ struct polc_rule {
 
 /* A parsed NetworkPolicy. */
 struct polc_policy {
-	uint32_t index;          /* allocated by policy.c, >= 1 */
-	const char *ns, *name;   /* borrowed from obj */
-	const json_t *obj;       /* the stored (validated, defaulted) object */
-	const json_t *pod_sel;   /* spec.podSelector */
-	bool isolates[2];        /* per enum sl_dir, from policyTypes */
+	uint32_t index;	       /* allocated by policy.c, >= 1 */
+	const char *ns, *name; /* borrowed from obj */
+	const json_t *obj;     /* the stored (validated, defaulted) object */
+	const json_t *pod_sel; /* spec.podSelector */
+	bool isolates[2];      /* per enum sl_dir, from policyTypes */
 	size_t n_rules[2];
 	struct polc_rule *rules[2];
 };
@@ -70,16 +70,16 @@ struct polc_policy {
 struct polc_identity {
 	uint32_t id;
 	const char *ns;
-	const json_t *labels;    /* pod labels */
+	const json_t *labels;	 /* pod labels */
 	const json_t *ns_labels; /* namespace labels */
-	size_t n_pods;           /* pods of the world holding it */
-	size_t *pods;            /* their indices in world.pods */
+	size_t n_pods;		 /* pods of the world holding it */
+	size_t *pods;		 /* their indices in world.pods */
 };
 
 /* A pod of the cluster (any node). */
 struct polc_pod {
 	const char *ns, *name;
-	const json_t *labels;     /* metadata.labels */
+	const json_t *labels;	  /* metadata.labels */
 	const json_t *containers; /* spec.containers (named ports) */
 	uint32_t identity;
 	int n_ips;
@@ -91,6 +91,15 @@ struct polc_world {
 	struct polc_policy *policies;
 	struct polc_identity *ids;
 	struct polc_pod *pods;
+	/* Indexes built by polc_world_index so neither selecting policies for
+	 * an endpoint nor resolving peers walks everything:
+	 * "ns\x1fkey=value" -> [policy indices] whose podSelector's first
+	 * matchLabels pair is key=value, "ns\x1f*" -> the others of ns;
+	 * "ns\x1fkey=value" -> [identity indices] with that label,
+	 * "ns\x1f*" -> every identity of ns. */
+	json_t *pol_index;
+	json_t *id_index;
+	uint8_t *id_mark; /* scratch, n_ids bytes */
 };
 
 /* Entries of one endpoint, sorted by key, unique. */

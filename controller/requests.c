@@ -11,7 +11,7 @@
 int requests_dispatch(const json_t *req, json_t *reply, char *err, size_t errlen)
 {
 	const struct request_handler *tables[] = {
-		endpoint_requests, status_requests, model_requests, service_requests, policy_requests,
+	    endpoint_requests, status_requests, model_requests, service_requests, policy_requests,
 	};
 	const char *name = json_string_value(json_object_get(req, "request"));
 

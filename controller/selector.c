@@ -22,7 +22,8 @@ static bool in_values(const json_t *vals, const char *s)
 
 	if (!json_is_array(vals))
 		return false;
-	json_array_foreach(vals, i, v) {
+	json_array_foreach(vals, i, v)
+	{
 		if (json_is_string(v) && !strcmp(json_string_value(v), s))
 			return true;
 	}
@@ -63,7 +64,8 @@ bool selector_matches(const json_t *sel, const json_t *labels)
 		return false;
 	ml = json_object_get(sel, "matchLabels");
 	if (json_is_object(ml)) {
-		json_object_foreach((json_t *)ml, key, v) {
+		json_object_foreach((json_t *)ml, key, v)
+		{
 			const char *have = label_get(labels, key);
 
 			if (!have || !json_is_string(v) || strcmp(have, json_string_value(v)))
@@ -72,7 +74,8 @@ bool selector_matches(const json_t *sel, const json_t *labels)
 	}
 	exprs = json_object_get(sel, "matchExpressions");
 	if (json_is_array(exprs)) {
-		json_array_foreach(exprs, i, v) {
+		json_array_foreach(exprs, i, v)
+		{
 			if (!requirement_matches(v, labels))
 				return false;
 		}

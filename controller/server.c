@@ -28,13 +28,14 @@
 #pragma weak feed_conn_free
 #pragma weak feed_apply
 
-#define READ_CHUNK   65536
-#define OUT_LIMIT    (1u << 20) /* stop reading a client with this much unsent */
-#define MAX_CONNS    1024
-#define MAX_TIMERS   16
-#define BUDGET       64         /* values answered per connection per turn */
-#define DRAIN_MAX    (64u << 20) /* input discarded after a fatal error */
-#define ERR_LEN      1024
+#define READ_CHUNK 65536
+#define OUT_LIMIT  (1u << 20) /* stop reading a client with this much unsent */
+#define MAX_CONNS  1024
+#define MAX_TIMERS 16
+#define BUDGET	   64	       /* values answered per connection per turn, */
+#define BUDGET_MS  5	       /* or this much time, whichever ends first */
+#define DRAIN_MAX  (64u << 20) /* input discarded after a fatal error */
+#define ERR_LEN	   1024
 
 time_t ctl_start_time;
 bool ctl_ready;
@@ -45,12 +46,14 @@ struct conn {
 	char *out;
 	size_t out_len, out_off, out_cap;
 	struct feed_conn *fc;
-	bool eof;       /* the client shut its sending side */
-	bool backlog;   /* complete values wait in the input buffer */
-	bool draining;  /* after a fatal input error: discard input (bounded)
-			 * so the client can read the error before we close */
-	size_t drained;
-	bool closing;   /* close once the output is flushed */
+	bool eof;      /* the client shut its sending side */
+	bool backlog;  /* complete values wait in the input buffer */
+	bool draining; /* after a fatal input error: discard input (bounded)
+			* so the client can read the error before we close */
+	size_t drained, drain_max;
+	bool closing;	 /* close once the output is flushed */
+	bool peer_gone;	 /* nobody reads replies any more; what the client
+			  * sent is still applied (a fire-and-forget feed) */
 	uint32_t events; /* what epoll currently watches */
 	struct conn *next;
 };
@@ -141,8 +144,11 @@ static int out_append(struct conn *c, const char *s, size_t n)
  * losing a reply would shift every following answer. */
 static void reply_line(struct conn *c, json_t *reply)
 {
-	char *s = json_dumps(reply, JSON_COMPACT);
+	char *s;
 
+	if (c->peer_gone)
+		return;
+	s = json_dumps(reply, JSON_COMPACT);
 	if (!s || out_append(c, s, strlen(s)) || out_append(c, "\n", 1)) {
 		pr_warn("connection %d: out of memory for a reply, closing\n", c->fd);
 		c->closing = true;
@@ -216,7 +222,9 @@ static void conn_process(struct conn *c)
 	json_t *v;
 	int ret;
 
-	for (int budget = BUDGET; budget > 0; budget--) {
+	uint64_t deadline = now_ms() + BUDGET_MS;
+
+	for (int budget = BUDGET; budget > 0 && now_ms() < deadline; budget--) {
 		if (c->closing || c->draining)
 			return;
 		if (c->out_len - c->out_off >= OUT_LIMIT) {
@@ -237,7 +245,8 @@ static void conn_process(struct conn *c)
 			return;
 		}
 		if (ret < 0) {
-			snprintf(err, sizeof(err), "%s%s", c->in.errmsg ? c->in.errmsg : strerror(-ret),
+			snprintf(err, sizeof(err), "%s%s",
+				 c->in.errmsg ? c->in.errmsg : strerror(-ret),
 				 ret == -EMSGSIZE ? " (limit 16 MiB per value)" : "");
 			conn_fail(c, err);
 			return;
@@ -281,6 +290,8 @@ static void conn_free(struct conn *c)
  * is gone. */
 static int conn_flush(struct conn *c)
 {
+	if (c->peer_gone)
+		c->out_off = c->out_len = 0;
 	while (c->out_off < c->out_len) {
 		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -290,6 +301,11 @@ static int conn_flush(struct conn *c)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
+			if (errno == EPIPE || errno == ECONNRESET) {
+				c->peer_gone = true;
+				c->out_off = c->out_len = 0;
+				return 0;
+			}
 			return -errno;
 		}
 		c->out_off += n;
@@ -303,7 +319,7 @@ static int conn_flush(struct conn *c)
 static bool conn_update(struct conn *c)
 {
 	size_t pending = c->out_len - c->out_off;
-	struct epoll_event ev = { .data.ptr = c };
+	struct epoll_event ev = {.data.ptr = c};
 
 	if (c->closing && !pending) {
 		conn_free(c);
@@ -343,7 +359,7 @@ static void conn_read(struct conn *c)
 	}
 	if (c->draining) {
 		c->drained += n;
-		if (n == 0 || c->drained > DRAIN_MAX) {
+		if (n == 0 || c->drained > c->drain_max) {
 			c->draining = false;
 			c->closing = true;
 		}
@@ -378,14 +394,8 @@ static void conn_accept(int lfd)
 		close(fd);
 		return;
 	}
-	if (cred.uid != 0) {
-		static const char msg[] = "{\"ok\":false,\"error\":\"permission denied: only root may use this socket\"}\n";
-
-		pr_info("refused a client with uid %u (pid %d)\n", cred.uid, cred.pid);
-		(void)!send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-		close(fd);
-		return;
-	}
+	if (cred.uid != 0)
+		pr_info("refusing a client with uid %u (pid %d)\n", cred.uid, cred.pid);
 	if (n_conns >= MAX_CONNS) {
 		static const char msg[] = "{\"ok\":false,\"error\":\"too many connections\"}\n";
 
@@ -399,7 +409,7 @@ static void conn_accept(int lfd)
 		goto oom;
 	c->fd = fd;
 	sl_stream_init(&c->in, 0, 0);
-	if (feed_conn_new) {
+	if (feed_conn_new && cred.uid == 0) {
 		c->fc = feed_conn_new();
 		if (!c->fc) {
 			free(c);
@@ -407,10 +417,19 @@ static void conn_accept(int lfd)
 		}
 	}
 	c->events = EPOLLIN;
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &(struct epoll_event){ .events = EPOLLIN, .data.ptr = c }) < 0) {
+	c->drain_max = DRAIN_MAX;
+	if (cred.uid != 0) {
+		/* Answered like any failed value, then drained (a little) so
+		 * the client reads why before the connection closes. */
+		conn_fail(c, "permission denied: only root may use this socket");
+		c->drain_max = 1u << 20;
+	}
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd,
+		      &(struct epoll_event){.events = EPOLLIN, .data.ptr = c}) < 0) {
 		pr_warn("epoll add: %s\n", strerror(errno));
 		if (c->fc && feed_conn_free)
 			feed_conn_free(c->fc);
+		free(c->out);
 		free(c);
 		close(fd);
 		return;
@@ -419,6 +438,10 @@ static void conn_accept(int lfd)
 	conns = c;
 	n_conns++;
 	pr_debug("connection %d from pid %d\n", fd, cred.pid);
+	if (conn_flush(c) < 0)
+		conn_free(c);
+	else
+		conn_update(c);
 	return;
 oom:
 	pr_warn("out of memory for a new connection\n");
@@ -434,7 +457,7 @@ static int make_parent_dirs(const char *path)
 	if (!dup)
 		return -ENOMEM;
 	dir = dirname(dup);
-	for (p = dir + 1; ; p++) {
+	for (p = dir + 1;; p++) {
 		bool end = *p == 0;
 
 		if (*p != '/' && !end)
@@ -485,7 +508,7 @@ static int remove_stale_socket(const struct sockaddr_un *sa)
 
 static int listen_socket(struct stat *st_out)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	mode_t old_umask;
 	int fd, ret;
 
@@ -555,8 +578,10 @@ int server_run(void)
 		ret = lfd;
 		goto out;
 	}
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &(struct epoll_event){ .events = EPOLLIN, .data.ptr = &lfd }) < 0 ||
-	    epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &(struct epoll_event){ .events = EPOLLIN, .data.ptr = &sfd }) < 0) {
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd,
+		      &(struct epoll_event){.events = EPOLLIN, .data.ptr = &lfd}) < 0 ||
+	    epoll_ctl(epfd, EPOLL_CTL_ADD, sfd,
+		      &(struct epoll_event){.events = EPOLLIN, .data.ptr = &sfd}) < 0) {
 		ret = -errno;
 		pr_warn("epoll: %s\n", strerror(errno));
 		goto out;
@@ -602,13 +627,18 @@ int server_run(void)
 					continue;
 				}
 			}
-			if (evs[i].events & EPOLLERR ||
-			    (evs[i].events & EPOLLHUP && !(evs[i].events & EPOLLIN))) {
-				/* The peer is gone: unsent replies have no reader. */
+			if (evs[i].events & EPOLLERR) {
 				conn_free(c);
 				continue;
 			}
-			if (evs[i].events & (EPOLLIN | EPOLLHUP) && c->events & EPOLLIN) {
+			if (evs[i].events & EPOLLHUP) {
+				/* Closed both ways: what it sent is still in
+				 * our queue and gets applied, unanswered. */
+				c->peer_gone = true;
+				c->out_off = c->out_len = 0;
+			}
+			if (evs[i].events & (EPOLLIN | EPOLLHUP) && !c->backlog &&
+			    (c->events & EPOLLIN || c->peer_gone)) {
 				conn_read(c);
 				if (conn_flush(c) < 0) {
 					conn_free(c);

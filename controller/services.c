@@ -1616,14 +1616,14 @@ static int req_get(const json_t *req, json_t *reply, char *err, size_t errlen)
 	json_t *o;
 
 	if (!name || !*name) {
-		snprintf(err, errlen, "service.get: name: required");
+		snprintf(err, errlen, "name: required");
 		return -EINVAL;
 	}
 	if (!ns || !*ns)
 		ns = "default";
 	o = services_describe(ns, name);
 	if (!o) {
-		snprintf(err, errlen, "service.get: Service %.63s/%.63s not found", ns, name);
+		snprintf(err, errlen, "Service %.63s/%.63s not found", ns, name);
 		return -ENOENT;
 	}
 	json_object_set_new(reply, "service", o);

@@ -10,12 +10,11 @@
 #include "core.h"
 #include "ctl.h"
 #include "requests.h"
+#include "identity.h"
 #include "store.h"
 
 #pragma weak store_count
-/* The model's identity count (identity.c). Not in store.h yet: declared
- * here weak so status works with or without it. */
-size_t model_identity_count(void) __attribute__((weak));
+#pragma weak identity_count
 
 static json_t *cidr_json(const struct sl_cidr *c)
 {
@@ -28,7 +27,8 @@ static int req_config(const json_t *req, json_t *reply, char *err, size_t errlen
 {
 	(void)req;
 	if (json_object_set_new(reply, "nodeName", json_string(ctl.node_name)) ||
-	    json_object_set_new(reply, "podCIDR", ctl.have_pod_cidr ? cidr_json(&ctl.pod_cidr) : json_null()) ||
+	    json_object_set_new(reply, "podCIDR",
+				ctl.have_pod_cidr ? cidr_json(&ctl.pod_cidr) : json_null()) ||
 	    json_object_set_new(reply, "clusterCIDR", cidr_json(&ctl.cluster_cidr)) ||
 	    json_object_set_new(reply, "serviceCIDR", cidr_json(&ctl.service_cidr)) ||
 	    json_object_set_new(reply, "bpffs", json_string(ctl.bpffs)) ||
@@ -81,8 +81,8 @@ static int add_map(const char *name, int fd, void *arg)
 
 static int req_status(const json_t *req, json_t *reply, char *err, size_t errlen)
 {
-	static const char *kinds[] = { "Namespace", "Pod", "Node", "Service", "EndpointSlice",
-				       "NetworkPolicy" };
+	static const char *kinds[] = {"Namespace", "Pod",	    "Node",
+				      "Service",   "EndpointSlice", "NetworkPolicy"};
 	json_t *st = json_object(), *objects = json_object(), *maps = json_object();
 	size_t identities = 0;
 	int ret = -ENOMEM;
@@ -94,15 +94,16 @@ static int req_status(const json_t *req, json_t *reply, char *err, size_t errlen
 		if (json_object_set_new(objects, kinds[i],
 					json_integer(store_count ? store_count(kinds[i]) : 0)))
 			goto fail;
-	if (model_identity_count)
-		identities = model_identity_count();
+	if (identity_count)
+		identities = identity_count();
 	ret = datapath_foreach_map(add_map, maps);
 	if (ret)
 		goto fail;
 	ret = -ENOMEM;
 	if (json_object_set_new(st, "ready", json_boolean(ctl_ready)) ||
 	    json_object_set_new(st, "nodeName", json_string(ctl.node_name)) ||
-	    json_object_set_new(st, "podCIDR", ctl.have_pod_cidr ? cidr_json(&ctl.pod_cidr) : json_null()) ||
+	    json_object_set_new(st, "podCIDR",
+				ctl.have_pod_cidr ? cidr_json(&ctl.pod_cidr) : json_null()) ||
 	    json_object_set(st, "objects", objects) ||
 	    json_object_set_new(st, "endpoints", json_integer(endpoints_count())) ||
 	    json_object_set_new(st, "identities", json_integer(identities)) ||
@@ -122,7 +123,7 @@ fail:
 }
 
 const struct request_handler status_requests[] = {
-	{ "config", req_config },
-	{ "status", req_status },
-	{ NULL, NULL },
+    {"config", req_config},
+    {"status", req_status},
+    {NULL, NULL},
 };

@@ -2,7 +2,15 @@
 /* The object store: per kind, a jansson object "ns/name" (or "name" for
  * cluster-scoped kinds; names cannot contain '/') -> the latest accepted
  * object. Persisted per kind as <state-dir>/model/<Kind>.json, itself a
- * valid feed List, so a restart replays it through the normal path. */
+ * valid feed List, so a restart replays it through the normal path.
+ *
+ * Kinds whose handlers keep a parsed model of their own and never read the
+ * store (Service, EndpointSlice: services.c) are kept as compact JSON text
+ * instead of jansson trees: a tree costs ~10x its text (a 100,000-endpoint
+ * cluster held 280 MB of EndpointSlice trees, the text is 25 MB). store_get
+ * and store_foreach parse such objects on demand into a per-kind cache
+ * that lives until the next change of that kind, which is exactly the
+ * lifetime the header promises for borrowed objects. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -19,11 +27,50 @@
 
 struct kind_store {
 	char kind[32];
-	json_t *objs;
+	json_t *objs;   /* key -> object, or -> JSON text (a string) when text */
+	json_t *parsed; /* text kinds: key -> parsed object, until the next change */
+	bool text;
 	bool dirty;
 };
 
 static struct kind_store kinds[STORE_MAX_KINDS];
+
+/* Kinds stored as text: nobody but feed.c reads them from the store. */
+static bool text_kind(const char *kind)
+{
+	return !strcmp(kind, "EndpointSlice") || !strcmp(kind, "Service");
+}
+
+/* A change of the kind: objects handed out before are no longer promised. */
+static void drop_parsed(struct kind_store *ks)
+{
+	if (ks->parsed && json_object_size(ks->parsed))
+		json_object_clear(ks->parsed);
+}
+
+/* The object stored under key (borrowed), parsing text kinds. */
+static json_t *obj_at(struct kind_store *ks, const char *key, json_t *slot)
+{
+	json_error_t jerr;
+	json_t *o;
+
+	if (!slot || !ks->text)
+		return slot;
+	o = json_object_get(ks->parsed, key);
+	if (o)
+		return o;
+	o = json_loadb(json_string_value(slot), json_string_length(slot), 0, &jerr);
+	if (!o) {
+		/* we wrote it: only memory can fail here */
+		pr_warn("store: %s %s: couldn't parse the stored object: %s\n", ks->kind, key,
+			jerr.text);
+		return NULL;
+	}
+	if ((!ks->parsed && !(ks->parsed = json_object())) ||
+	    json_object_set_new(ks->parsed, key, o))
+		return NULL; /* set_new freed o */
+	return o;
+}
 
 static struct kind_store *find_kind(const char *kind, bool create)
 {
@@ -39,6 +86,7 @@ static struct kind_store *find_kind(const char *kind, bool create)
 			if (!kinds[i].objs)
 				return NULL;
 			strcpy(kinds[i].kind, kind);
+			kinds[i].text = text_kind(kind);
 			return &kinds[i];
 		}
 	}
@@ -59,7 +107,7 @@ const json_t *store_get(const char *kind, const char *ns, const char *name)
 
 	if (!ks || !name || obj_key(ns, name, key, sizeof(key)))
 		return NULL;
-	return json_object_get(ks->objs, key);
+	return obj_at(ks, key, json_object_get(ks->objs, key));
 }
 
 int store_foreach(const char *kind, int (*fn)(const json_t *obj, void *arg), void *arg)
@@ -72,7 +120,28 @@ int store_foreach(const char *kind, int (*fn)(const json_t *obj, void *arg), voi
 	if (!ks)
 		return 0;
 	json_object_foreach(ks->objs, key, obj) {
-		rc = fn(obj, arg);
+		json_t *o = obj_at(ks, key, obj);
+
+		if (!o)
+			return -ENOMEM;
+		rc = fn(o, arg);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int store_foreach_key(const char *kind, int (*fn)(const char *key, void *arg), void *arg)
+{
+	struct kind_store *ks = find_kind(kind, false);
+	const char *key;
+	json_t *obj;
+	int rc;
+
+	if (!ks)
+		return 0;
+	json_object_foreach(ks->objs, key, obj) {
+		rc = fn(key, arg);
 		if (rc)
 			return rc;
 	}
@@ -95,8 +164,21 @@ int store_put(const char *kind, const char *ns, const char *name, json_t *obj)
 		json_decref(obj);
 		return ks ? -ENAMETOOLONG : -ENOMEM;
 	}
+	if (ks->text) {
+		char *t = json_dumps(obj, JSON_COMPACT);
+
+		json_decref(obj);
+		if (!t)
+			return -ENOMEM;
+		/* the text holds no NUL: json_dumps escapes it */
+		obj = json_stringn_nocheck(t, strlen(t));
+		free(t);
+		if (!obj)
+			return -ENOMEM;
+	}
 	if (json_object_set_new(ks->objs, key, obj))
 		return -ENOMEM;
+	drop_parsed(ks);
 	ks->dirty = true;
 	return 0;
 }
@@ -105,15 +187,18 @@ json_t *store_take(const char *kind, const char *ns, const char *name)
 {
 	struct kind_store *ks = find_kind(kind, false);
 	char key[320];
-	json_t *obj;
+	json_t *obj, *slot;
 
 	if (!ks || obj_key(ns, name, key, sizeof(key)))
 		return NULL;
-	obj = json_incref(json_object_get(ks->objs, key));
-	if (obj) {
-		json_object_del(ks->objs, key);
-		ks->dirty = true;
-	}
+	slot = json_object_get(ks->objs, key);
+	if (!slot)
+		return NULL;
+	/* gone from the store even if a text kind's parse fails (no memory) */
+	obj = json_incref(obj_at(ks, key, slot));
+	json_object_del(ks->objs, key);
+	drop_parsed(ks);
+	ks->dirty = true;
 	return obj;
 }
 
@@ -121,6 +206,7 @@ void store_reset(void)
 {
 	for (int i = 0; i < STORE_MAX_KINDS; i++) {
 		json_decref(kinds[i].objs);
+		json_decref(kinds[i].parsed);
 		memset(&kinds[i], 0, sizeof(kinds[i]));
 	}
 }
@@ -215,6 +301,67 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
+/* Write one object of ks (a tree, or a text kind's text) to f. */
+static int write_item(FILE *f, const struct kind_store *ks, json_t *obj)
+{
+	if (ks->text)
+		return fwrite(json_string_value(obj), 1, json_string_length(obj), f) ==
+			       json_string_length(obj) ? 0 : -1;
+	return json_dumpf(obj, f, JSON_COMPACT);
+}
+
+/* Write ks as a List to path atomically (tmp file, fsync, rename, fsync
+ * dir), streaming the items: text kinds are never parsed for it. */
+static int write_list_atomic(const char *path, const struct kind_store *ks)
+{
+	char tmp[4096];
+	const char *key;
+	json_t *obj;
+	FILE *f;
+	int fd, rc = 0, n = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		pr_warn("couldn't create %s: %s\n", tmp, strerror(-rc));
+		return rc;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		rc = -errno;
+		close(fd);
+		goto fail;
+	}
+	errno = 0;
+	if (fputs("{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[", f) == EOF)
+		goto io;
+	json_object_foreach(ks->objs, key, obj) {
+		if ((n++ && fputc(',', f) == EOF) || write_item(f, ks, obj))
+			goto io;
+	}
+	if (fputs("]}\n", f) == EOF || fflush(f) || fsync(fileno(f)))
+		goto io;
+	if (fclose(f)) {
+		rc = -errno;
+		goto fail;
+	}
+	if (rename(tmp, path)) {
+		rc = -errno;
+		goto fail;
+	}
+	fsync_dir(path);
+	return 0;
+io:
+	rc = errno ? -errno : -EIO;
+	fclose(f);
+fail:
+	pr_warn("couldn't write %s: %s\n", path, strerror(-rc));
+	unlink(tmp);
+	return rc;
+}
+
 int store_save(const char *state_dir)
 {
 	char dir[4096], path[4200];
@@ -227,9 +374,6 @@ int store_save(const char *state_dir)
 		return rc;
 	for (int i = 0; i < STORE_MAX_KINDS; i++) {
 		struct kind_store *ks = &kinds[i];
-		json_t *items, *doc;
-		const char *key;
-		json_t *obj;
 
 		if (!ks->objs || !ks->dirty)
 			continue;
@@ -238,28 +382,12 @@ int store_save(const char *state_dir)
 			pr_warn("couldn't create %s: %s\n", dir, strerror(-rc));
 			return rc;
 		}
-		if (snprintf(path, sizeof(path), "%s/%s.json", dir, ks->kind) >= (int)sizeof(path)) {
+		if (snprintf(path, sizeof(path), "%s/%s.json", dir, ks->kind) >= (int)sizeof(path))
 			rc = -ENAMETOOLONG;
-			goto next;
-		}
-		items = json_array();
-		doc = json_pack("{ss ss so}", "apiVersion", "v1", "kind", "List", "items", items);
-		if (!doc) {
-			rc = -ENOMEM;
-			goto next;
-		}
-		json_object_foreach(ks->objs, key, obj) {
-			if (json_array_append(items, obj)) {
-				rc = -ENOMEM;
-				json_decref(doc);
-				goto next;
-			}
-		}
-		rc = store_write_json_atomic(path, doc);
-		json_decref(doc);
+		else
+			rc = write_list_atomic(path, ks);
 		if (!rc)
 			ks->dirty = false;
-next:
 		if (rc && !first)
 			first = rc;
 	}

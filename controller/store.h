@@ -15,6 +15,10 @@ const json_t *store_get(const char *kind, const char *ns, const char *name);
  * non-zero and returns that value. */
 int store_foreach(const char *kind, int (*fn)(const json_t *obj, void *arg), void *arg);
 size_t store_count(const char *kind);
+/* Call fn with the key ("ns/name", or "name" for cluster-scoped kinds) of
+ * every stored object of a kind, without materialising the objects (some
+ * kinds are kept serialised, see store.c); same stop rule as store_foreach. */
+int store_foreach_key(const char *kind, int (*fn)(const char *key, void *arg), void *arg);
 
 /* Identity of a pod (by namespace + name), 0 when the Pod is unknown.
  * Implemented in identity.c (model). */

@@ -85,8 +85,8 @@ static bool is_ws(char c)
 /* Characters that end a bare top-level scalar (true, 42, ...). */
 static bool ends_scalar(char c)
 {
-	return is_ws(c) || c == '{' || c == '}' || c == '[' || c == ']' || c == '"' ||
-	       c == ',' || c == ':';
+	return is_ws(c) || c == '{' || c == '}' || c == '[' || c == ']' || c == '"' || c == ',' ||
+	       c == ':';
 }
 
 static int fail(struct sl_stream *s, int err, const char *msg);
@@ -188,14 +188,20 @@ int sl_stream_finish(struct sl_stream *s, const char **val, size_t *len)
 static const char *json_type_name(const json_t *v)
 {
 	switch (json_typeof(v)) {
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
 	case JSON_INTEGER:
-	case JSON_REAL: return "a number";
+	case JSON_REAL:
+		return "a number";
 	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	case JSON_NULL: return "null";
-	default: return "an object";
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		return "null";
+	default:
+		return "an object";
 	}
 }
 

@@ -12,16 +12,16 @@
 #define SL_STREAM_MAX_DEPTH 512
 
 struct sl_stream {
-	char *buf;          /* bytes from the current value's start (or scan point) */
+	char *buf; /* bytes from the current value's start (or scan point) */
 	size_t len, cap;
-	size_t pos;         /* next byte to scan */
-	size_t vstart;      /* start of the value being scanned (valid if in_value) */
-	size_t consumed;    /* bytes before this are done (dropped at next feed) */
-	size_t max_bytes;   /* largest value accepted */
+	size_t pos;	  /* next byte to scan */
+	size_t vstart;	  /* start of the value being scanned (valid if in_value) */
+	size_t consumed;  /* bytes before this are done (dropped at next feed) */
+	size_t max_bytes; /* largest value accepted */
 	unsigned int max_depth;
 	unsigned int depth; /* open { and [ */
 	bool in_value, in_scalar, in_str, esc;
-	int err;            /* sticky: once set, every call returns it */
+	int err;	    /* sticky: once set, every call returns it */
 	const char *errmsg; /* static text describing err */
 };
 

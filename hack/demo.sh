@@ -44,7 +44,7 @@ ctl() {
 	printf '\033[2m$ cnictl %s\033[0m\n' "$*"
 	cnictl_t node1 "$@"
 }
-has_cmd() { "$CNICTL_BIN" help 2>&1 | grep -Eq "^ *$1( |$)"; }
+has_cmd() { "$CNICTL_BIN" help 2>&1 | grep -Eq "^ *(cnictl )?$1( |$)"; }
 
 bold "1. a node: sluiced in its own network namespace"
 node_up node1 10.244.1.0/24 || { echo "demo: sluiced did not start"; exit 1; }
@@ -80,6 +80,8 @@ bold "4. what cnictl sees"
 ctl endpoint list
 ctl bpf map dump sluice_ep
 ctl bpf map dump sluice_metrics
+ctl bpf map dump sluice_ep_stats
+ctl bpf prog list
 ctl status
 pause
 

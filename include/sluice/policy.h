@@ -20,12 +20,12 @@
 
 #include "common.h"
 
-#define SL_MAP_POL_EP   "sluice_pol_ep"
-#define SL_MAP_POL      "sluice_pol"
+#define SL_MAP_POL_EP	"sluice_pol_ep"
+#define SL_MAP_POL	"sluice_pol"
 #define SL_MAP_POL_CIDR "sluice_pol_cidr"
 
-#define SL_POL_EP_MAX   65536
-#define SL_POL_MAX      262144
+#define SL_POL_EP_MAX	65536
+#define SL_POL_MAX	262144
 #define SL_POL_CIDR_MAX 65536
 
 /*
@@ -35,23 +35,23 @@
  * allowed" (drops). 0 overall: no policy involved. Policy indexes are
  * allocated by sluiced (policy.get / policy.list show them).
  */
-#define SL_POL_RULE_BITS 12
-#define SL_POL_RULE_MASK ((1u << SL_POL_RULE_BITS) - 1)
-#define SL_POL_MAX_RULES (SL_POL_RULE_MASK - 1)
-#define SL_POL_MAX_INDEX ((1u << (32 - SL_POL_RULE_BITS)) - 1)
+#define SL_POL_RULE_BITS     12
+#define SL_POL_RULE_MASK     ((1u << SL_POL_RULE_BITS) - 1)
+#define SL_POL_MAX_RULES     (SL_POL_RULE_MASK - 1)
+#define SL_POL_MAX_INDEX     ((1u << (32 - SL_POL_RULE_BITS)) - 1)
 #define SL_POL_ID(idx, rule) (((__u32)(idx) << SL_POL_RULE_BITS) | (__u32)(rule))
-#define SL_POL_ID_INDEX(id) ((__u32)(id) >> SL_POL_RULE_BITS)
-#define SL_POL_ID_RULE(id) ((__u32)(id) & SL_POL_RULE_MASK)
+#define SL_POL_ID_INDEX(id)  ((__u32)(id) >> SL_POL_RULE_BITS)
+#define SL_POL_ID_RULE(id)   ((__u32)(id)&SL_POL_RULE_MASK)
 
 /* pol_ep_val.flags: the endpoint is selected by a policy of that direction
  * (bit = 1 << enum sl_dir). */
-#define SL_POL_F_EGRESS  (1u << 0) /* 1 << SL_DIR_EGRESS */
+#define SL_POL_F_EGRESS	 (1u << 0) /* 1 << SL_DIR_EGRESS */
 #define SL_POL_F_INGRESS (1u << 1) /* 1 << SL_DIR_INGRESS */
 
 /* sluice_pol_ep: hash, key = ep_id (__u32, host order). Written by sluiced;
  * no entry = no policy selects the endpoint (open both ways). */
 struct pol_ep_val {
-	__u32 flags;      /* SL_POL_F_*: isolated directions */
+	__u32 flags;	  /* SL_POL_F_*: isolated directions */
 	__u32 deny_id[2]; /* per enum sl_dir: policy_id reported on a drop
 			   * (the lowest-index policy isolating that direction, rule 0) */
 	__u32 pad;
@@ -71,10 +71,10 @@ SL_STATIC_ASSERT(sizeof(struct pol_ep_val) == 16, "pol_ep_val size");
  * +8 -> any port of proto, +8+k -> the first k bits of dport. */
 struct pol_key {
 	__u32 prefixlen;
-	__u32 ep_id; /* host order */
-	__u32 peer;  /* identity, or SL_POL_PEER_CIDR | class (host order) */
-	__u8 dir;    /* enum sl_dir */
-	__u8 proto;  /* IPPROTO_*; 0 in "any protocol" entries */
+	__u32 ep_id;  /* host order */
+	__u32 peer;   /* identity, or SL_POL_PEER_CIDR | class (host order) */
+	__u8 dir;     /* enum sl_dir */
+	__u8 proto;   /* IPPROTO_*; 0 in "any protocol" entries */
 	__be16 dport; /* network order (the prefix bits are the high bits) */
 };
 #define SL_POL_PREFIX_BASE 72 /* ep_id + peer + dir */
@@ -84,7 +84,7 @@ SL_STATIC_ASSERT(sizeof(struct pol_key) == 16, "pol_key size");
 /* sluice_pol value. Written by sluiced. */
 struct pol_val {
 	__u32 policy_id; /* the rule that allows (lowest id when several do) */
-	__u32 flags;     /* reserved (audit mode) */
+	__u32 flags;	 /* reserved (audit mode) */
 };
 SL_STATIC_ASSERT(sizeof(struct pol_val) == 8, "pol_val size");
 

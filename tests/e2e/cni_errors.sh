@@ -66,10 +66,11 @@ env_reset; bad_case "missing network name" 7 "$(conf_with 'del(.name)')"
 env_reset; bad_case "config is not an object" 7 "$(raw_conf '[1,2]')"
 env_reset; bad_case "mtu out of range" 7 "$(conf_with '.mtu=10')"
 
-# The pod already has an interface called eth0.
-ip -n "$badns" link add eth0 type dummy
-env_reset; EXPECT_PODLINKS=1 bad_case "duplicate ifname in the pod" 105 "$conf"
-expect_ok "the pod's own eth0 is untouched" ip -n "$badns" link show dev eth0 type dummy
+# The pod already has an interface called eth0 (a veth pair: the dummy
+# module may be missing).
+ip -n "$badns" link add eth0 type veth peer name peer0
+env_reset; EXPECT_PODLINKS=2 bad_case "duplicate ifname in the pod" 105 "$conf"
+expect_ok "the pod's own eth0 is untouched" ip -n "$badns" link show dev eth0 type veth
 ip -n "$badns" link del eth0
 
 # Unknown keys are ignored (not an error).

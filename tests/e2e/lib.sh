@@ -63,6 +63,7 @@ E2E_FINISHED=0
 E2E_NODE_COUNT=0
 
 declare -a E2E_PIDS=()       # background processes to kill at exit
+declare -a E2E_PGIDS=()      # process groups (setsid CMD &) to kill at exit
 declare -a E2E_NETNS=()      # netns names to delete at exit (pods first)
 declare -a E2E_MOUNTS=()     # mount points to unmount at exit
 declare -a E2E_CGROUPS=()    # cgroup dirs to remove at exit
@@ -200,6 +201,8 @@ e2e_require() {
 e2e_cleanup() {
 	local rc=$? pid ns m cg i
 	set +x
+	# Clean up even when our output is gone (a closed pipe, e.g. | head).
+	trap '' PIPE INT TERM
 	if [ "$E2E_FINISHED" != 1 ]; then
 		E2E_FINISHED=1
 		e2e_failed "$E2E_NAME" "script aborted (exit $rc) before e2e_finish"
@@ -211,6 +214,7 @@ e2e_cleanup() {
 		echo "# E2E_KEEP=1: left $E2E_ROOT and netns ${E2E_NETNS[*]}" >&2
 		exit $rc
 	fi
+	for pid in "${E2E_PGIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null; done
 	for pid in "${E2E_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
 	# Anything still running inside our namespaces is ours (servers, clients,
 	# a sluiced started by hand): end it by pid before deleting the netns,
@@ -320,6 +324,9 @@ sluiced_start() {
 		--state-dir "$d/state" --node-name "$node" --pod-cidr "${NODE_CIDR[$node]}" \
 		--cgroup "${NODE_CG[$node]}" ${E2E_SLUICED_ARGS:-} >>"$d/sluiced.log" 2>&1 &
 	pid=$!
+	# disowned: no "Killed" job report when a test kills it on purpose;
+	# bash still reaps it, so kill -0 tells whether it runs.
+	disown "$pid" 2>/dev/null
 	E2E_PIDS+=("$pid")
 	NODE_PID[$node]=$pid
 	for ((i = 0; i < 150; i++)); do
@@ -347,7 +354,8 @@ sluiced_stop() {
 		sleep 0.1
 	done
 	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	# braces: bash reports "Killed" for the job on the shell's stderr
+	{ wait "$pid"; } 2>/dev/null
 	NODE_PID[$node]=""
 	return 0
 }
@@ -494,6 +502,7 @@ pod_netns_create() {
 	fi
 	POD_NODE[$key]=$node; POD_NETNS[$key]=$netns
 	POD_CID[$key]=$(pod_cid "$2" "$3"); POD_IFNAME[$key]=${4:-eth0}
+	mkdir -p "$E2E_ROOT/pods"
 }
 
 # pod_add NODE NS NAME [IFNAME] [CONF]: creates the pod netns (lo up) and runs
@@ -639,6 +648,7 @@ serve() {
 	*) echo "serve: proto tcp|udp" >&2; return 2 ;;
 	esac
 	pid=$!
+	disown "$pid" 2>/dev/null
 	E2E_PIDS+=("$pid")
 	for ((i = 0; i < 30; i++)); do
 		"${E2E_ARGV[@]}" ss -Hln"${proto:0:1}" "sport = :$port" 2>/dev/null | grep -q . && return 0

@@ -3,7 +3,8 @@
 # ClusterIP Services through the BPF datapath: TCP and UDP to several
 # backends, readiness changes, endpoint removal, a connection surviving a
 # backend-set change, hairpin, a client in the node namespace, refusal
-# without endpoints, ClientIP affinity, internalTrafficPolicy Local.
+# without endpoints, ClientIP affinity, internalTrafficPolicy Local,
+# conntrack listing and flushing.
 #
 #   ┌──────────────── node1 netns (sluiced; Services fed over the socket) ───────────────┐
 #   │  sl…client     sl…web-a      sl…web-b      sl…web-c        (client: node1 itself)   │
@@ -13,7 +14,7 @@
 #                                                             "udp-X", tcp 9000 echo)
 #   Service shop/web 10.96.0.10: http 80/TCP -> 8080, dns 53/UDP -> 5353, echo 9000/TCP
 source "$(dirname "$0")/lib.sh"
-source "$(dirname "$0")/svc_lib.sh"
+source "$(dirname "$0")/lib-svc.sh"
 
 CIP=10.96.0.10
 PORTS='[{"name":"http","port":80,"targetPort":"web"},{"name":"dns","port":53,"protocol":"UDP","targetPort":5353},{"name":"echo","port":9000}]'
@@ -24,7 +25,8 @@ for p in default/client shop/web-a shop/web-b shop/web-c; do
 	expect_ok "ADD $p" pod_add node1 "${p%/*}" "${p#*/}" || e2e_finish
 done
 ipa=$(pod_ip shop web-a) ipb=$(pod_ip shop web-b) ipc=$(pod_ip shop web-c)
-e2e_log "web-a=$ipa web-b=$ipb web-c=$ipc client=$(pod_ip default client)"
+cli=$(pod_ip default client)
+e2e_log "web-a=$ipa web-b=$ipb web-c=$ipc client=$cli"
 for x in a b c; do
 	serve pod shop "web-$x" tcp 8080 "web-$x"
 	serve pod shop "web-$x" udp 5353 "udp-$x"
@@ -123,8 +125,14 @@ t0=$(date +%s%N)
 expect_no_reach "TCP to a Service without endpoints fails" pod default client tcp 10.96.0.12 80
 ms=$((($(date +%s%N) - t0) / 1000000))
 expect_ok "TCP refusal is fast (${ms} ms < 1000 ms: RST/unreachable, not a timeout)" test "$ms" -lt 1000
-out=$(echo hi | timeout 5 at pod default client socat -t 2 - UDP:10.96.0.12:53 2>&1)
-expect_match "UDP to a Service without endpoints gets port unreachable" "$out" 'Connection refused'
+t0=$(date +%s%N)
+out=$(echo hi | at pod default client timeout 5 socat -t 2 - UDP:10.96.0.12:53 2>&1)
+ms=$((($(date +%s%N) - t0) / 1000000))
+e2e_log "UDP to a Service without endpoints: $out ($ms ms)"
+# ICMP port unreachable shows as ECONNREFUSED; the socket-level hook
+# refuses connect() itself (EPERM) before any packet leaves.
+expect_match "UDP to a Service without endpoints is refused" "$out" 'Connection refused|Operation not permitted'
+expect_ok "UDP refusal is fast (${ms} ms < 1500 ms, not the 2 s read timeout)" test "$ms" -lt 1500
 
 # ---- ClientIP affinity -------------------------------------------------------------
 expect_ok "web ready on all three again" apply node1 "$slice_v1" "$slice_v2"
@@ -144,17 +152,46 @@ expect_ok "Service shop/local: Local policy, only web-b on this node" apply node
 expect_eq "internalTrafficPolicy Local: only the local endpoint answers" \
 	"$(answers 8 pod default client tcp 10.96.0.14 80)" web-b
 
+# ---- the per-packet path (tc), without the socket hooks ----------------------------
+# A process outside the node's cgroup is not seen by the cgroup socket hooks:
+# its packets are translated by from_pod / to_pod instead.
+tc_probe() { # PROTO IP PORT
+	local o=TCP
+	[ "$1" = udp ] && o=UDP
+	echo hi | timeout 5 ip netns exec "$(pod_netns default client)" \
+		socat -t 2 -T 2 - "$o:$2:$3${4:+,$4}" 2>&1
+}
+tcp=$(for i in 1 2 3 4 5 6 7 8 9 10; do tc_probe tcp $CIP 80 connect-timeout=3; done | sort -u)
+e2e_log "tc path TCP answers: $(echo $tcp)"
+expect_match "tc path: TCP to the ClusterIP answered by backends (replies reverse-translated)" "$(echo $tcp)" '^(web-[abc] ?)+$'
+expect_ge "tc path: TCP spreads over several backends" "$(wc -l <<<"$tcp")" 2
+expect_match "tc path: UDP to the ClusterIP" "$(tc_probe udp $CIP 53)" '^udp-[abc]$'
+t0=$(date +%s%N)
+out=$(tc_probe tcp 10.96.0.12 80 connect-timeout=3)
+ms=$((($(date +%s%N) - t0) / 1000000))
+expect_match "tc path: TCP without endpoints is refused (RST/unreachable)" "$out" 'Connection refused|No route to host|unreachable'
+expect_ok "tc path: TCP refusal is fast (${ms} ms < 1000 ms)" test "$ms" -lt 1000
+out=$(tc_probe udp 10.96.0.12 53)
+expect_match "tc path: UDP without endpoints gets ICMP port unreachable" "$out" 'Connection refused'
+
 # ---- deletion ------------------------------------------------------------------------
 expect_ok "Service shop/web deleted" delete_obj node1 "$(svc_obj shop web $CIP "$PORTS")"
 expect_no_reach "deleted Service no longer answers" pod default client tcp $CIP 80
 expect_eq "its frontends left sluice_svc" \
 	"$(cnictl_j node1 bpf map dump sluice_svc | jq --arg ip $CIP '[.[] | select(.key.frontend == $ip)] | length')" 0
 
-# ---- conntrack --------------------------------------------------------------------------
-expect_ge "cnictl ct list --dst shows Service flows" \
-	"$(cnictl_j node1 ct list --dst 10.96.0.13 | jq length)" 1
-expect_ok "cnictl ct flush --dst" cnictl_j node1 ct flush --dst 10.96.0.13
-expect_eq "  ... and they are gone" "$(cnictl_j node1 ct list --dst 10.96.0.13 | jq length)" 0
+# ---- conntrack ------------------------------------------------------------------------
+# The client's flows to its backends (socket-level translation connects the
+# pod straight to the backend, so the tuples may name backend addresses).
+e2e_log "conntrack: $(cnictl_j node1 ct list --src "$cli" | jq -c '[.[].key | "\(.src):\(.sport)->\(.dst):\(.dport)/\(.proto)/\(.scope)"]')"
+expect_ge "cnictl ct list --src CLIENT --port 8080 shows the client's flows" \
+	"$(cnictl_j node1 ct list --src "$cli" --port 8080 | jq length)" 1
+expect_eq "  ... and only matching ones" \
+	"$(cnictl_j node1 ct list --src "$cli" --port 8080 | jq --arg c "$cli" '[.[] | select(.key.src != $c or (.key.sport != 8080 and .key.dport != 8080))] | length')" 0
+expect_ok "cnictl ct flush --src CLIENT --proto tcp --port 8080" \
+	cnictl_j node1 ct flush --src "$cli" --proto tcp --port 8080
+expect_eq "  ... and they are gone" "$(cnictl_j node1 ct list --src "$cli" --proto tcp --port 8080 | jq length)" 0
 expect_ge "ct stats count the flush" "$(cnictl_j node1 ct stats | jq .flushed)" 1
+expect_ge "ct stats count created entries" "$(cnictl_j node1 ct stats | jq .created)" 1
 
 e2e_finish

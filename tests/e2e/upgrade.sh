@@ -15,8 +15,8 @@
 source "$(dirname "$0")/lib.sh"
 
 expect_ok "sluiced starts" node_up node1 || e2e_finish
-expect_ok "ADD a" pod_add node1 default a
-expect_ok "ADD b" pod_add node1 default b
+expect_ok "ADD a" pod_add node1 default a || e2e_finish
+expect_ok "ADD b" pod_add node1 default b || e2e_finish
 ipb=$(pod_ip default b)
 bpffs=$(node_bpffs node1)
 nodens=$(node_netns node1)

@@ -74,8 +74,8 @@ static void split_free(struct split *r)
 
 static const struct kind_ops *find_kind(const char *kind)
 {
-	const struct kind_ops *all[] = { &kind_namespace, &kind_pod, &kind_node, &kind_service,
-					 &kind_endpointslice, &kind_networkpolicy };
+	const struct kind_ops *all[] = {&kind_namespace, &kind_pod,	      &kind_node,
+					&kind_service,	 &kind_endpointslice, &kind_networkpolicy};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		if (all[i] && all[i]->kind && kind && !strcmp(all[i]->kind, kind))
@@ -97,9 +97,7 @@ static void validate(json_t *obj)
 		validate(inner);
 	items = json_object_get(obj, "items");
 	if (json_is_array(items))
-		json_array_foreach(items, i, it)
-			if (json_is_object(it))
-				validate(it);
+		json_array_foreach(items, i, it) if (json_is_object(it)) validate(it);
 	k = find_kind(kind);
 	if (k && k->validate)
 		k->validate(obj, err, sizeof(err));
@@ -139,7 +137,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	split(data, size, chunk, 4096, 32, &chunked);
 	assert(whole.n == chunked.n);
 	for (int i = 0; i < whole.n; i++)
-		assert(whole.len[i] == chunked.len[i] && !memcmp(whole.copy[i], chunked.copy[i], whole.len[i]));
+		assert(whole.len[i] == chunked.len[i] &&
+		       !memcmp(whole.copy[i], chunked.copy[i], whole.len[i]));
 	/* The error may be detected at a different value only if both hit
 	 * the same limit; the kind of error is the same. */
 	assert((whole.err == 0) == (chunked.err == 0));

@@ -31,7 +31,8 @@ static void pin_map(const char *name, enum bpf_map_type type, size_t ks, size_t 
 	char path[160];
 	int fd = bpf_map_create(type, name, ks, vs, max, &o);
 
-	cr_assert_geq(fd, 0, "creating map %s: %s (tests need root and BPF)", name, strerror(errno));
+	cr_assert_geq(fd, 0, "creating map %s: %s (tests need root and BPF)", name,
+		      strerror(errno));
 	snprintf(path, sizeof(path), "%s/%s", bpffs, name);
 	cr_assert_eq(bpf_obj_pin(fd, path), 0, "pinning %s: %s", path, strerror(errno));
 	close(fd);
@@ -47,7 +48,8 @@ static void setup(void)
 	mkdir(bpffs, 0700);
 	cr_assert_eq(mount("bpf", bpffs, "bpf", 0, "mode=0700"), 0, "mount bpffs on %s: %s", bpffs,
 		     strerror(errno));
-	pin_map(SL_MAP_EP, BPF_MAP_TYPE_HASH, sizeof(struct ep_key), sizeof(struct ep_info), 1024, 0);
+	pin_map(SL_MAP_EP, BPF_MAP_TYPE_HASH, sizeof(struct ep_key), sizeof(struct ep_info), 1024,
+		0);
 	pin_map(SL_MAP_EP_STATS, BPF_MAP_TYPE_PERCPU_HASH, 4, sizeof(struct ep_stats), 1024, 0);
 	pin_map(SL_MAP_IPCACHE, BPF_MAP_TYPE_LPM_TRIE, sizeof(struct ipcache_key),
 		sizeof(struct ipcache_val), 1024, BPF_F_NO_PREALLOC);
@@ -106,7 +108,7 @@ static json_t *add_ok(const char *cid, const char *ip, const char *hostif, int i
 
 static int ep_lookup(const char *ip, struct ep_info *out)
 {
-	struct ep_key k = { .family = SL_AF_INET };
+	struct ep_key k = {.family = SL_AF_INET};
 	int fd = ctl_map_fd(SL_MAP_EP);
 
 	{
@@ -137,7 +139,7 @@ Test(endpoints, add_writes_maps_and_record)
 {
 	json_t *r = add_ok("c1", "10.244.1.5", "lo", 1);
 	json_t *ep = json_object_get(r, "endpoint");
-	struct ipcache_key ik = { .prefixlen = SL_IPCACHE_PREFIX_BASE + 32, .family = SL_AF_INET };
+	struct ipcache_key ik = {.prefixlen = SL_IPCACHE_PREFIX_BASE + 32, .family = SL_AF_INET};
 	struct ipcache_val iv;
 	struct ep_info info;
 	char path[256];
@@ -155,9 +157,11 @@ Test(endpoints, add_writes_maps_and_record)
 	cr_expect_eq(info.netns_cookie, 77);
 	cr_expect_eq(info.mac[5], 5, "mac[5] %u", info.mac[5]);
 	cr_expect_eq(info.host_mac[4], 1, "host_mac[4] %u", info.host_mac[4]);
-	cr_expect_eq(bpf_map_lookup_elem(ctl_map_fd(SL_MAP_EP_STATS), &ifindex, st), 0, "no ep_stats");
+	cr_expect_eq(bpf_map_lookup_elem(ctl_map_fd(SL_MAP_EP_STATS), &ifindex, st), 0,
+		     "no ep_stats");
 	ik.addr.b[0] = 10, ik.addr.b[1] = 244, ik.addr.b[2] = 1, ik.addr.b[3] = 5;
-	cr_assert_eq(bpf_map_lookup_elem(ctl_map_fd(SL_MAP_IPCACHE), &ik, &iv), 0, "no ipcache entry");
+	cr_assert_eq(bpf_map_lookup_elem(ctl_map_fd(SL_MAP_IPCACHE), &ik, &iv), 0,
+		     "no ipcache entry");
 	cr_expect_eq(iv.identity, SL_ID_UNLABELLED, "ipcache identity %u", iv.identity);
 	cr_expect(iv.flags & SL_IPC_F_LOCAL, "ipcache flags %#x lack SL_IPC_F_LOCAL", iv.flags);
 	snprintf(path, sizeof(path), "%s/endpoints/c1-eth0.json", state);
@@ -172,15 +176,35 @@ struct bad_case {
 };
 
 static const struct bad_case bad[] = {
-	{ "missing containerID", "{\"request\":\"endpoint.add\",\"ifname\":\"eth0\",\"ips\":[\"10.0.0.1\"],\"mac\":\"02:00:00:00:00:01\",\"hostIfname\":\"lo\",\"hostIfindex\":1,\"hostMac\":\"02:00:00:00:00:02\"}" },
-	{ "containerID with a slash", "{\"request\":\"endpoint.add\",\"containerID\":\"../x\",\"ifname\":\"eth0\",\"ips\":[\"10.0.0.1\"],\"mac\":\"02:00:00:00:00:01\",\"hostIfname\":\"lo\",\"hostIfindex\":1,\"hostMac\":\"02:00:00:00:00:02\"}" },
-	{ "bad MAC", "{\"request\":\"endpoint.add\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"ips\":[\"10.0.0.1\"],\"mac\":\"02:00:00:00:01\",\"hostIfname\":\"lo\",\"hostIfindex\":1,\"hostMac\":\"02:00:00:00:00:02\"}" },
-	{ "bad IP", "{\"request\":\"endpoint.add\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"ips\":[\"10.0.0.300\"],\"mac\":\"02:00:00:00:00:01\",\"hostIfname\":\"lo\",\"hostIfindex\":1,\"hostMac\":\"02:00:00:00:00:02\"}" },
-	{ "no IPs", "{\"request\":\"endpoint.add\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"ips\":[],\"mac\":\"02:00:00:00:00:01\",\"hostIfname\":\"lo\",\"hostIfindex\":1,\"hostMac\":\"02:00:00:00:00:02\"}" },
-	{ "two IPv4", "{\"request\":\"endpoint.add\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"ips\":[\"10.0.0.1\",\"10.0.0.2\"],\"mac\":\"02:00:00:00:00:01\",\"hostIfname\":\"lo\",\"hostIfindex\":1,\"hostMac\":\"02:00:00:00:00:02\"}" },
-	{ "ifindex 0", "{\"request\":\"endpoint.add\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"ips\":[\"10.0.0.1\"],\"mac\":\"02:00:00:00:00:01\",\"hostIfname\":\"lo\",\"hostIfindex\":0,\"hostMac\":\"02:00:00:00:00:02\"}" },
-	{ "ifname too long", "{\"request\":\"endpoint.add\",\"containerID\":\"c\",\"ifname\":\"eth0123456789abcdef\",\"ips\":[\"10.0.0.1\"],\"mac\":\"02:00:00:00:00:01\",\"hostIfname\":\"lo\",\"hostIfindex\":1,\"hostMac\":\"02:00:00:00:00:02\"}" },
-	{ "ifindex a string", "{\"request\":\"endpoint.add\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"ips\":[\"10.0.0.1\"],\"mac\":\"02:00:00:00:00:01\",\"hostIfname\":\"lo\",\"hostIfindex\":\"1\",\"hostMac\":\"02:00:00:00:00:02\"}" },
+    {"missing containerID",
+     "{\"request\":\"endpoint.add\",\"ifname\":\"eth0\",\"ips\":[\"10.0.0.1\"],\"mac\":\"02:00:00:"
+     "00:00:01\",\"hostIfname\":\"lo\",\"hostIfindex\":1,\"hostMac\":\"02:00:00:00:00:02\"}"},
+    {"containerID with a slash",
+     "{\"request\":\"endpoint.add\",\"containerID\":\"../"
+     "x\",\"ifname\":\"eth0\",\"ips\":[\"10.0.0.1\"],\"mac\":\"02:00:00:00:00:01\",\"hostIfname\":"
+     "\"lo\",\"hostIfindex\":1,\"hostMac\":\"02:00:00:00:00:02\"}"},
+    {"bad MAC", "{\"request\":\"endpoint.add\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"ips\":["
+		"\"10.0.0.1\"],\"mac\":\"02:00:00:00:01\",\"hostIfname\":\"lo\",\"hostIfindex\":1,"
+		"\"hostMac\":\"02:00:00:00:00:02\"}"},
+    {"bad IP", "{\"request\":\"endpoint.add\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"ips\":["
+	       "\"10.0.0.300\"],\"mac\":\"02:00:00:00:00:01\",\"hostIfname\":\"lo\","
+	       "\"hostIfindex\":1,\"hostMac\":\"02:00:00:00:00:02\"}"},
+    {"no IPs", "{\"request\":\"endpoint.add\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"ips\":[],"
+	       "\"mac\":\"02:00:00:00:00:01\",\"hostIfname\":\"lo\",\"hostIfindex\":1,\"hostMac\":"
+	       "\"02:00:00:00:00:02\"}"},
+    {"two IPv4", "{\"request\":\"endpoint.add\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"ips\":["
+		 "\"10.0.0.1\",\"10.0.0.2\"],\"mac\":\"02:00:00:00:00:01\",\"hostIfname\":\"lo\","
+		 "\"hostIfindex\":1,\"hostMac\":\"02:00:00:00:00:02\"}"},
+    {"ifindex 0", "{\"request\":\"endpoint.add\",\"containerID\":\"c\",\"ifname\":\"eth0\",\"ips\":"
+		  "[\"10.0.0.1\"],\"mac\":\"02:00:00:00:00:01\",\"hostIfname\":\"lo\","
+		  "\"hostIfindex\":0,\"hostMac\":\"02:00:00:00:00:02\"}"},
+    {"ifname too long",
+     "{\"request\":\"endpoint.add\",\"containerID\":\"c\",\"ifname\":\"eth0123456789abcdef\","
+     "\"ips\":[\"10.0.0.1\"],\"mac\":\"02:00:00:00:00:01\",\"hostIfname\":\"lo\",\"hostIfindex\":1,"
+     "\"hostMac\":\"02:00:00:00:00:02\"}"},
+    {"ifindex a string", "{\"request\":\"endpoint.add\",\"containerID\":\"c\",\"ifname\":\"eth0\","
+			 "\"ips\":[\"10.0.0.1\"],\"mac\":\"02:00:00:00:00:01\",\"hostIfname\":"
+			 "\"lo\",\"hostIfindex\":\"1\",\"hostMac\":\"02:00:00:00:00:02\"}"},
 };
 
 Test(endpoints, bad_requests_change_nothing)
@@ -206,15 +230,17 @@ Test(endpoints, del_removes_everything_and_is_idempotent)
 
 	json_decref(reply);
 	for (int i = 0; i < 2; i++) {
-		int ret = call("{\"request\":\"endpoint.del\",\"containerID\":\"c1\",\"ifname\":\"eth0\"}",
-			       &reply, err, sizeof(err));
+		int ret = call(
+		    "{\"request\":\"endpoint.del\",\"containerID\":\"c1\",\"ifname\":\"eth0\"}",
+		    &reply, err, sizeof(err));
 
 		cr_expect_eq(ret, 0, "del #%d: %d (%s)", i + 1, ret, err);
 		json_decref(reply);
 	}
 	cr_expect_eq(ep_lookup("10.244.1.5", &info), -ENOENT, "sluice_ep entry left");
 	cr_expect_eq(count_keys(SL_MAP_EP_STATS, 4), 0, "ep_stats entry left");
-	cr_expect_eq(count_keys(SL_MAP_IPCACHE, sizeof(struct ipcache_key)), 0, "ipcache entry left");
+	cr_expect_eq(count_keys(SL_MAP_IPCACHE, sizeof(struct ipcache_key)), 0,
+		     "ipcache entry left");
 	cr_expect_eq(count_keys(SL_MAP_LB_NETNS, 8), 0, "lb_netns entry left");
 	snprintf(path, sizeof(path), "%s/endpoints/c1-eth0.json", state);
 	cr_expect_neq(access(path, F_OK), 0, "record %s left", path);
@@ -222,8 +248,8 @@ Test(endpoints, del_removes_everything_and_is_idempotent)
 
 Test(endpoints, restart_restores_and_resyncs)
 {
-	struct ep_key stale = { .family = SL_AF_INET, .addr.b = { 10, 244, 1, 99 } };
-	struct ep_info v = { .ifindex = 42, .ep_id = 999 }, info;
+	struct ep_key stale = {.family = SL_AF_INET, .addr.b = {10, 244, 1, 99}};
+	struct ep_info v = {.ifindex = 42, .ep_id = 999}, info;
 	json_int_t id1, id2;
 	json_t *r;
 
@@ -241,7 +267,8 @@ Test(endpoints, restart_restores_and_resyncs)
 	cr_assert_eq(endpoints_init(), 0);
 
 	cr_expect_eq(endpoints_count(), 2, "%zu endpoints restored, want 2", endpoints_count());
-	cr_expect_eq(bpf_map_lookup_elem(ctl_map_fd(SL_MAP_EP), &stale, &info), -ENOENT, "stale entry kept");
+	cr_expect_eq(bpf_map_lookup_elem(ctl_map_fd(SL_MAP_EP), &stale, &info), -ENOENT,
+		     "stale entry kept");
 	cr_assert_eq(ep_lookup("10.244.1.5", &info), 0);
 	cr_expect_eq(info.ep_id, id1, "id after restart %u, want %lld", info.ep_id, id1);
 	cr_assert_eq(ep_lookup("10.244.1.6", &info), 0);
@@ -263,7 +290,8 @@ Test(endpoints, address_conflicts)
 
 	json_decref(r);
 	/* The owner's veth (lo here) exists: the address is in use. */
-	snprintf(buf, sizeof(buf), "{\"request\":\"endpoint.add\",\"containerID\":\"c2\",\"ifname\":\"eth0\","
+	snprintf(buf, sizeof(buf),
+		 "{\"request\":\"endpoint.add\",\"containerID\":\"c2\",\"ifname\":\"eth0\","
 		 "\"ips\":[\"10.244.1.5\"],\"mac\":\"02:00:00:00:00:07\",\"hostIfname\":\"lo\","
 		 "\"hostIfindex\":1,\"hostMac\":\"02:00:00:00:01:07\"}");
 	ret = call(buf, &r, err, sizeof(err));
@@ -286,14 +314,19 @@ Test(endpoints, get_and_list)
 
 	json_decref(add_ok("c1", "10.244.1.5", "lo", 1));
 	json_decref(add_ok("c2", "10.244.1.6", "lo", 1));
-	ret = call("{\"request\":\"endpoint.get\",\"namespace\":\"default\",\"pod\":\"pod-c2\"}", &r, err, sizeof(err));
+	ret = call("{\"request\":\"endpoint.get\",\"namespace\":\"default\",\"pod\":\"pod-c2\"}",
+		   &r, err, sizeof(err));
 	cr_expect_eq(ret, 0, "get by pod: %d (%s)", ret, err);
-	cr_expect_str_eq(json_string_value(json_object_get(json_object_get(r, "endpoint"), "containerID")), "c2");
+	cr_expect_str_eq(
+	    json_string_value(json_object_get(json_object_get(r, "endpoint"), "containerID")),
+	    "c2");
 	json_decref(r);
-	ret = call("{\"request\":\"endpoint.get\",\"containerID\":\"c1\",\"ifname\":\"eth0\"}", &r, err, sizeof(err));
+	ret = call("{\"request\":\"endpoint.get\",\"containerID\":\"c1\",\"ifname\":\"eth0\"}", &r,
+		   err, sizeof(err));
 	cr_expect_eq(ret, 0, "get by id: %d (%s)", ret, err);
 	json_decref(r);
-	ret = call("{\"request\":\"endpoint.get\",\"containerID\":\"nope\",\"ifname\":\"eth0\"}", &r, err, sizeof(err));
+	ret = call("{\"request\":\"endpoint.get\",\"containerID\":\"nope\",\"ifname\":\"eth0\"}",
+		   &r, err, sizeof(err));
 	cr_expect_eq(ret, -ENOENT, "get unknown: %d", ret);
 	json_decref(r);
 	ret = call("{\"request\":\"endpoint.list\"}", &r, err, sizeof(err));
@@ -315,5 +348,6 @@ Test(endpoints, set_identity)
 	cr_expect_eq(info.identity, 300, "identity %u, want 300", info.identity);
 	cr_assert_eq(endpoints_set_identity("default", "pod-c1", 0), 0);
 	cr_assert_eq(ep_lookup("10.244.1.5", &info), 0);
-	cr_expect_eq(info.identity, SL_ID_UNLABELLED, "identity %u, want unlabelled", info.identity);
+	cr_expect_eq(info.identity, SL_ID_UNLABELLED, "identity %u, want unlabelled",
+		     info.identity);
 }

@@ -55,13 +55,14 @@ static void world_init(struct tworld *t, const char *const *policy_json, size_t 
 		char ip[32], name[8];
 
 		t->pods[i] = json_pack(
-			"{s:{s:s,s:s,s:{s:s}},s:{s:[{s:s,s:[{s:s,s:i,s:s},{s:s,s:i,s:s},{s:s,s:i,s:s},{s:s,s:i,s:s}]}]},s:{s:s}}",
+			"{s:{s:s,s:s,s:{s:s}},s:{s:[{s:s,s:[{s:s,s:i,s:s},{s:s,s:i,s:s},{s:s,s:i,s:s},{s:s,s:i,s:s},{s:s,s:i,s:s}]}]},s:{s:s}}",
 			"metadata", "namespace", NS[i / 3], "name", POD[i % 3], "labels", "pod",
 			POD[i % 3], "spec", "containers", "name", "c", "ports", "name", "serve-80-tcp",
 			"containerPort", 80, "protocol", "TCP", "name", "serve-80-udp",
 			"containerPort", 80, "protocol", "UDP", "name", "serve-81-tcp",
 			"containerPort", 81, "protocol", "TCP", "name", "serve-81-udp",
-			"containerPort", 81, "protocol", "UDP", "status", "podIP", pod_ip(i, ip));
+			"containerPort", 81, "protocol", "UDP", "name", "web", "containerPort",
+			i / 3 == 1 ? 81 : 80, "protocol", "TCP", "status", "podIP", pod_ip(i, ip));
 		cr_assert(t->pods[i]);
 		sprintf(name, "%s/%s", NS[i / 3], POD[i % 3]);
 		if (relabel_pod && !strcmp(relabel_pod, name))
@@ -259,6 +260,16 @@ static const struct matrix_case cases[] = {
 	  NULL, NULL,
 	  { { TCP, 80, ALL_OPEN },
 	    { TCP, 81, ".XXXXXXXX  .........  .........  .........  .........  .........  .........  .........  ........." } } },
+	{ "named port on egress to any peer, resolved per destination (web: 80 in x and z, 81 in y)",
+	  { NP("x", "p", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},\"policyTypes\":[\"Egress\"],\"egress\":[{\"ports\":[{\"port\":\"web\"}]}]}") },
+	  NULL, NULL,
+	  { { TCP, 80, "...XXX...  .........  .........  .........  .........  .........  .........  .........  ........." },
+	    { TCP, 81, ".XX...XXX  .........  .........  .........  .........  .........  .........  .........  ........." } } },
+	{ "named port on egress to an ipBlock (only pods inside, not excepted)",
+	  { NP("x", "p", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},\"policyTypes\":[\"Egress\"],\"egress\":[{\"to\":[{\"ipBlock\":{\"cidr\":\"10.244.1.0/24\",\"except\":[\"10.244.1.12/32\"]}}],\"ports\":[{\"port\":\"web\"},{\"port\":80}]}]}") },
+	  NULL, NULL,
+	  { { TCP, 80, ".XX...XXX  .........  .........  .........  .........  .........  .........  .........  ........." },
+	    { TCP, 81, ".XX..XXXX  .........  .........  .........  .........  .........  .........  .........  ........." } } },
 	{ "egress to namespace y; no policyTypes = Ingress+Egress, so ingress is denied too",
 	  { NP("x", "p", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},\"egress\":[{\"to\":[{\"namespaceSelector\":{\"matchLabels\":{\"ns\":\"y\"}}}]}]}") },
 	  NULL, NULL,
@@ -564,4 +575,168 @@ Test(policy_compiler, defaulting)
 	cr_expect(!strcmp(json_string_value(json_object_get(json_object_get(o, "metadata"), "namespace")) ?: "", "default"),
 		  "namespace defaulted");
 	json_decref(o);
+}
+
+/* ---- the same entries in the real BPF lookup --------------------------------
+ * Every matrix case once more, with the compiled entries written into BPF
+ * maps and each cell judged by datapath/lib/policy.h through
+ * tests/datapath/policy_harness.bpf.c: the datapath and the userspace
+ * emulation (which policy.trace uses) must agree cell by cell, policy_id
+ * included. Needs root (BPF) and $(BUILD)/bpf/policy_harness.bpf.o (the
+ * Makefile builds it before this test). */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <limits.h>
+#include <libgen.h>
+#include <unistd.h>
+#include "../../datapath/lib/pkt.h"
+
+struct harness_case {
+	struct pkt p;
+	__u32 ep_id;
+	__u32 peer_identity;
+	__u8 dir;
+	__u8 pad[3];
+};
+
+struct harness {
+	struct bpf_object *obj;
+	int prog, ep, pol, cidr, bss;
+};
+
+static void harness_open(struct harness *h)
+{
+	char exe[PATH_MAX], path[PATH_MAX + 64];
+	struct bpf_map *m;
+	ssize_t n;
+
+	cr_assert(geteuid() == 0, "the BPF cross-check needs root (BPF_PROG_TEST_RUN)");
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	cr_assert(n > 0);
+	exe[n] = 0;
+	snprintf(path, sizeof(path), "%s/../bpf/policy_harness.bpf.o", dirname(exe));
+	h->obj = bpf_object__open_file(path, NULL);
+	cr_assert(h->obj, "couldn't open %s (make dp-tests builds it): %s", path, strerror(errno));
+	bpf_object__for_each_map(m, h->obj)
+		bpf_map__set_pin_path(m, NULL);
+	cr_assert(bpf_object__load(h->obj) == 0, "couldn't load %s", path);
+	h->prog = bpf_program__fd(bpf_object__find_program_by_name(h->obj, "policy_harness"));
+	h->ep = bpf_object__find_map_fd_by_name(h->obj, SL_MAP_POL_EP);
+	h->pol = bpf_object__find_map_fd_by_name(h->obj, SL_MAP_POL);
+	h->cidr = bpf_object__find_map_fd_by_name(h->obj, SL_MAP_POL_CIDR);
+	h->bss = -1;
+	bpf_object__for_each_map(m, h->obj) {
+		const char *name = bpf_map__name(m);
+
+		if (strlen(name) > 4 && !strcmp(name + strlen(name) - 4, ".bss"))
+			h->bss = bpf_map__fd(m);
+	}
+	cr_assert(h->prog >= 0 && h->ep >= 0 && h->pol >= 0 && h->cidr >= 0 && h->bss >= 0,
+		  "harness maps/program missing");
+}
+
+static void harness_write(struct harness *h, const struct polc_ep *e)
+{
+	if (e->ep.flags)
+		cr_assert(bpf_map_update_elem(h->ep, &e->ep_id, &e->ep, 0) == 0);
+	for (size_t i = 0; i < e->n_entries; i++)
+		cr_assert(bpf_map_update_elem(h->pol, &e->entries[i].key, &e->entries[i].val, 0) == 0,
+			  "sluice_pol update: %s", strerror(errno));
+	for (size_t i = 0; i < e->n_cidrs; i++)
+		cr_assert(bpf_map_update_elem(h->cidr, &e->cidrs[i].key, &e->cidrs[i].val, 0) == 0,
+			  "sluice_pol_cidr update: %s", strerror(errno));
+}
+
+/* Empty a map (between cases). */
+static void map_clear(int fd, size_t ksize)
+{
+	unsigned char k[64];
+
+	while (!bpf_map_get_next_key(fd, NULL, k))
+		cr_assert(bpf_map_delete_elem(fd, k) == 0);
+	(void)ksize;
+}
+
+static int harness_run(struct harness *h, uint32_t ep_id, uint8_t dir, uint32_t peer_id,
+		       const struct sl_cidr *peer, uint8_t proto, uint16_t port, uint32_t *policy_id)
+{
+	struct harness_case c = {};
+	unsigned char pkt[14 + sizeof(c)] = { [12] = 0x08 };
+	struct {
+		__u32 policy_id;
+		__s32 reason;
+	} out;
+	__u32 zero = 0;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = sizeof(pkt));
+
+	c.p.family = peer->family;
+	c.p.proto = proto;
+	c.p.dport = htons(port);
+	if (dir == SL_DIR_EGRESS)
+		c.p.daddr = peer->addr;
+	else
+		c.p.saddr = peer->addr;
+	c.ep_id = ep_id;
+	c.peer_identity = peer_id;
+	c.dir = dir;
+	memcpy(pkt + 14, &c, sizeof(c));
+	cr_assert(bpf_prog_test_run_opts(h->prog, &opts) == 0, "test run: %s", strerror(errno));
+	cr_assert(bpf_map_lookup_elem(h->bss, &zero, &out) == 0);
+	*policy_id = out.policy_id;
+	return out.reason;
+}
+
+Test(policy_compiler, bpf_agrees_with_trace)
+{
+	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP };
+	static const uint16_t ports[] = { 79, 80, 81, 82 };
+	struct harness h;
+	size_t cells = 0;
+
+	harness_open(&h);
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const struct matrix_case *mc = &cases[c];
+		struct tworld t;
+		size_t n = 0;
+
+		while (n < 4 && mc->policies[n])
+			n++;
+		world_init(&t, mc->policies, n, mc->relabel_pod, mc->relabel_ns);
+		map_clear(h.ep, sizeof(uint32_t));
+		map_clear(h.pol, sizeof(struct pol_key));
+		map_clear(h.cidr, sizeof(struct pol_cidr_key));
+		for (int i = 0; i < NPODS; i++)
+			harness_write(&h, &t.eps[i]);
+		for (int i = 0; i < NPODS; i++) {
+			for (int j = 0; j < NPODS; j++) {
+				for (uint8_t dir = 0; dir < 2; dir++) {
+					/* dir egress: i's egress towards j; ingress: i's ingress from j */
+					for (size_t pp = 0; pp < sizeof(protos); pp++) {
+						for (size_t po = 0; po < 4; po++) {
+							uint32_t id_u, id_b;
+							int ru, rb;
+
+							ru = polc_lookup(&t.eps[i], dir, t.wpods[j].identity,
+									 &t.wpods[j].ips[0].addr, SL_AF_INET,
+									 protos[pp], ports[po], &id_u, NULL);
+							rb = harness_run(&h, t.eps[i].ep_id, dir,
+									 t.wpods[j].identity, &t.wpods[j].ips[0],
+									 protos[pp], ports[po], &id_b);
+							cells++;
+							if (ru != rb || id_u != id_b)
+								cr_expect(0,
+									  "%s: ep %s/%s dir %d peer %s/%s proto %u port %u: "
+									  "bpf %d/%#x, userspace %d/%#x",
+									  mc->desc, t.wpods[i].ns, t.wpods[i].name, dir,
+									  t.wpods[j].ns, t.wpods[j].name, protos[pp],
+									  ports[po], rb, id_b, ru, id_u);
+						}
+					}
+				}
+			}
+		}
+		world_fini(&t);
+	}
+	cr_expect(cells > 10000, "only %zu cells compared", cells);
+	bpf_object__close(h.obj);
 }

@@ -13,7 +13,7 @@
 struct split_result {
 	int n;
 	char *vals[MAXV];
-	int err;        /* first negative return of next/finish, 0 if none */
+	int err; /* first negative return of next/finish, 0 if none */
 	size_t max_buffered;
 };
 
@@ -78,29 +78,35 @@ struct split_case {
 };
 
 static const struct split_case cases[] = {
-	{ "one object", "{\"a\":1}", 1, { "{\"a\":1}" }, 0 },
-	{ "many values in one chunk",
-	  "{\"a\":1} {\"b\":[1,2]}\n[3]\"s\" 42 true\tnull", 7,
-	  { "{\"a\":1}", "{\"b\":[1,2]}", "[3]", "\"s\"", "42", "true", "null" }, 0 },
-	{ "pretty-printed over many lines",
-	  "{\n  \"kind\": \"Pod\",\n  \"metadata\": {\n    \"name\": \"x\"\n  }\n}\n", 1,
-	  { "{\n  \"kind\": \"Pod\",\n  \"metadata\": {\n    \"name\": \"x\"\n  }\n}" }, 0 },
-	{ "brackets and escaped quotes inside strings",
-	  "{\"a\":\"}{[\\\"]\",\"b\":\"\\\\\"}{}", 2,
-	  { "{\"a\":\"}{[\\\"]\",\"b\":\"\\\\\"}", "{}" }, 0 },
-	{ "values with no separator", "{}[]{\"x\":{}}", 3, { "{}", "[]", "{\"x\":{}}" }, 0 },
-	{ "scalar ended by a container", "12{}", 2, { "12", "{}" }, 0 },
-	{ "whitespace only", " \n\r\t ", 0, { NULL }, 0 },
-	{ "truncated object at EOF", "{\"a\":1} {\"a\":", 1, { "{\"a\":1}" }, -EPIPE },
-	{ "truncated string at EOF", "\"abc", 0, { NULL }, -EPIPE },
-	{ "truncated escape at EOF", "{\"a\":\"\\", 0, { NULL }, -EPIPE },
-	{ "scalar complete at EOF", "42", 1, { "42" }, 0 },
+    {"one object", "{\"a\":1}", 1, {"{\"a\":1}"}, 0},
+    {"many values in one chunk",
+     "{\"a\":1} {\"b\":[1,2]}\n[3]\"s\" 42 true\tnull",
+     7,
+     {"{\"a\":1}", "{\"b\":[1,2]}", "[3]", "\"s\"", "42", "true", "null"},
+     0},
+    {"pretty-printed over many lines",
+     "{\n  \"kind\": \"Pod\",\n  \"metadata\": {\n    \"name\": \"x\"\n  }\n}\n",
+     1,
+     {"{\n  \"kind\": \"Pod\",\n  \"metadata\": {\n    \"name\": \"x\"\n  }\n}"},
+     0},
+    {"brackets and escaped quotes inside strings",
+     "{\"a\":\"}{[\\\"]\",\"b\":\"\\\\\"}{}",
+     2,
+     {"{\"a\":\"}{[\\\"]\",\"b\":\"\\\\\"}", "{}"},
+     0},
+    {"values with no separator", "{}[]{\"x\":{}}", 3, {"{}", "[]", "{\"x\":{}}"}, 0},
+    {"scalar ended by a container", "12{}", 2, {"12", "{}"}, 0},
+    {"whitespace only", " \n\r\t ", 0, {NULL}, 0},
+    {"truncated object at EOF", "{\"a\":1} {\"a\":", 1, {"{\"a\":1}"}, -EPIPE},
+    {"truncated string at EOF", "\"abc", 0, {NULL}, -EPIPE},
+    {"truncated escape at EOF", "{\"a\":\"\\", 0, {NULL}, -EPIPE},
+    {"scalar complete at EOF", "42", 1, {"42"}, 0},
 };
 
 /* Every case must split the same way whatever the chunking. */
 Test(stream, table_all_chunkings)
 {
-	static const size_t chunks[] = { 0, 1, 2, 3, 7 };
+	static const size_t chunks[] = {0, 1, 2, 3, 7};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct split_case *c = &cases[i];
@@ -112,7 +118,8 @@ Test(stream, table_all_chunkings)
 			cr_expect_eq(r.n, c->n, "%s (chunk %zu): %d values, want %d", c->desc,
 				     chunks[k], r.n, c->n);
 			for (int j = 0; j < r.n && j < c->n && j < 8; j++)
-				cr_expect_str_eq(r.vals[j], c->want[j], "%s (chunk %zu): value %d is '%s', want '%s'",
+				cr_expect_str_eq(r.vals[j], c->want[j],
+						 "%s (chunk %zu): value %d is '%s', want '%s'",
 						 c->desc, chunks[k], j, r.vals[j], c->want[j]);
 			cr_expect_eq(r.err, c->err, "%s (chunk %zu): error %d, want %d", c->desc,
 				     chunks[k], r.err, c->err);
@@ -156,7 +163,8 @@ Test(stream, default_limit)
 		in[i] = i % 2 ? '1' : ',';
 	split(in, n, 65536, 0, 0, &r);
 	cr_expect_eq(r.err, -EMSGSIZE, "error %d, want -EMSGSIZE", r.err);
-	cr_expect_leq(r.max_buffered, (size_t)SL_MAX_VALUE_BYTES + 65536, "buffered %zu", r.max_buffered);
+	cr_expect_leq(r.max_buffered, (size_t)SL_MAX_VALUE_BYTES + 65536, "buffered %zu",
+		      r.max_buffered);
 	free_result(&r);
 	free(in);
 }
@@ -202,7 +210,8 @@ Test(stream, nesting_limit)
 	cr_expect_eq(r.n, 1, "depth %d: %d values", SL_STREAM_MAX_DEPTH, r.n);
 	free_result(&r);
 	split(deep, strlen(deep), 5, 0, 0, &r);
-	cr_expect_eq(r.err, -ELOOP, "depth %d: error %d, want -ELOOP", SL_STREAM_MAX_DEPTH + 1, r.err);
+	cr_expect_eq(r.err, -ELOOP, "depth %d: error %d, want -ELOOP", SL_STREAM_MAX_DEPTH + 1,
+		     r.err);
 	free_result(&r);
 	free(ok);
 	free(deep);
@@ -232,18 +241,18 @@ struct decode_case {
 };
 
 static const struct decode_case dcases[] = {
-	{ "object", "{\"kind\":\"Pod\"}", 0, 0 },
-	{ "array is a wrong type", "[1,2]", 0, -EINVAL },
-	{ "string is a wrong type", "\"x\"", 0, -EINVAL },
-	{ "number is a wrong type", "42", 0, -EINVAL },
-	{ "null is a wrong type", "null", 0, -EINVAL },
-	{ "true is a wrong type", "true", 0, -EINVAL },
-	{ "invalid UTF-8 in a string", "{\"a\":\"\xc3\x28\"}", 0, -EBADMSG },
-	{ "overlong UTF-8", "{\"a\":\"\xc0\xaf\"}", 0, -EBADMSG },
-	{ "NUL byte", "{\"a\":\"x\0\"}", 10, -EBADMSG },
-	{ "bad syntax", "{\"a\" 1}", 0, -EBADMSG },
-	{ "bare word", "hello", 0, -EBADMSG },
-	{ "mismatched brackets", "{\"a\":[1}", 0, -EBADMSG },
+    {"object", "{\"kind\":\"Pod\"}", 0, 0},
+    {"array is a wrong type", "[1,2]", 0, -EINVAL},
+    {"string is a wrong type", "\"x\"", 0, -EINVAL},
+    {"number is a wrong type", "42", 0, -EINVAL},
+    {"null is a wrong type", "null", 0, -EINVAL},
+    {"true is a wrong type", "true", 0, -EINVAL},
+    {"invalid UTF-8 in a string", "{\"a\":\"\xc3\x28\"}", 0, -EBADMSG},
+    {"overlong UTF-8", "{\"a\":\"\xc0\xaf\"}", 0, -EBADMSG},
+    {"NUL byte", "{\"a\":\"x\0\"}", 10, -EBADMSG},
+    {"bad syntax", "{\"a\" 1}", 0, -EBADMSG},
+    {"bare word", "hello", 0, -EBADMSG},
+    {"mismatched brackets", "{\"a\":[1}", 0, -EBADMSG},
 };
 
 Test(stream, decode_table)
@@ -252,7 +261,8 @@ Test(stream, decode_table)
 		const struct decode_case *c = &dcases[i];
 		char err[256] = "";
 		json_t *v = NULL;
-		int ret = sl_stream_decode(c->in, c->len ? c->len : strlen(c->in), &v, err, sizeof(err));
+		int ret =
+		    sl_stream_decode(c->in, c->len ? c->len : strlen(c->in), &v, err, sizeof(err));
 
 		cr_expect_eq(ret, c->want, "%s: got %d (%s), want %d", c->desc, ret, err, c->want);
 		if (ret == 0)
@@ -273,7 +283,8 @@ Test(stream, utf8_split_across_chunks)
 
 	split(in, strlen(in), 1, 0, 0, &r);
 	cr_assert_eq(r.n, 1);
-	cr_expect_eq(sl_stream_decode(r.vals[0], strlen(r.vals[0]), &v, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(sl_stream_decode(r.vals[0], strlen(r.vals[0]), &v, err, sizeof(err)), 0, "%s",
+		     err);
 	json_decref(v);
 	free_result(&r);
 }

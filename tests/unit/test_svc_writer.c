@@ -450,7 +450,7 @@ Test(svc_writer, describe_and_requests)
 	req = json_pack("{s:s,s:s,s:s}", "request", "service.get", "namespace", "shop", "name", "nope");
 	reply = json_object();
 	cr_expect_eq(h->fn(req, reply, err, sizeof(err)), -ENOENT);
-	cr_expect(strstr(err, "shop/nope not found"), "error: %s", err);
+	cr_expect_str_eq(err, "Service shop/nope not found", "error: %s", err);
 	json_decref(req);
 	json_decref(reply);
 	json_decref(s);

@@ -1,0 +1,662 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * pktcost: per-packet cost of from_pod through BPF_PROG_TEST_RUN, against
+ * an empty tc program (tests/datapath/bench_empty.bpf.c).
+ *
+ *   pktcost [-n CALLS] svc      plain pod-to-pod and ClusterIP packets with
+ *                               1, 1000 and 10000 Services in the maps
+ *   pktcost [-n CALLS] policy   pod-to-pod with 0, 1, 100 and 10000
+ *                               NetworkPolicies compiled into the maps
+ *
+ * The maps are filled by the controller's own code, in process: Services
+ * and EndpointSlices go through kind_service/kind_endpointslice (validate
+ * + apply, i.e. controller/services.c's writer), NetworkPolicies through
+ * kind_networkpolicy.validate and the policy compiler (polc_*) of
+ * controller/policy.c, whose entries are written as policy_sync writes them.
+ *
+ * Method: one BPF_PROG_TEST_RUN per packet (repeat = 1) and the kernel's
+ * `duration` of that run, CALLS times; the median is reported. repeat > 1
+ * cannot be used: the kernel runs the program again on the same buffer,
+ * which from_pod has rewritten (DNAT, MACs, TTL - 1), so iterations after
+ * the first would measure another path (and hit TTL exceeded). The empty
+ * program is measured the same way, so the delta excludes the test-run
+ * harness (timer reads, bh disable) and only the program's work remains.
+ *
+ * Runs in a private network namespace (unshare; it dies with the process)
+ * holding two veth pairs, so the skb can arrive "on" a pod's host veth.
+ * Maps are not pinned: nothing outside this process is touched.
+ * Output: one line per case, "case=<name> n=<N> median_ns=<x> mean_ns=<y>
+ * p90_ns=<z>" (parsed by hack/bench/svc.sh and policy.sh).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/pkt_cls.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <jansson.h>
+
+#include <sluice/common.h>
+#include <sluice/endpoint.h>
+#include <sluice/ipcache.h>
+#include <sluice/metrics.h>
+#include <sluice/lb.h>
+#include <sluice/policy.h>
+
+#include "controller/ctl.h"
+#include "controller/kinds.h"
+#include "controller/policy.h"
+#include "controller/services.h"
+
+#include "from_pod.skel.h"
+#include "bench_empty.skel.h"
+
+#define A_IP "10.244.0.10" /* client pod, host veth hva */
+#define B_IP "10.244.0.11" /* server pod, host veth hvb */
+#define A_EP 10
+#define B_EP 11
+#define A_ID 300
+#define B_ID 301
+#define VIP "10.96.0.10" /* the Service under test: port 80 -> B:8080 */
+static const uint8_t A_MAC[6] = { 0x02, 0xaa, 0, 0, 0, 0x0a };
+static const uint8_t A_HMAC[6] = { 0x02, 0xee, 0, 0, 0, 0x0a };
+static const uint8_t B_MAC[6] = { 0x02, 0xaa, 0, 0, 0, 0x0b };
+static const uint8_t B_HMAC[6] = { 0x02, 0xee, 0, 0, 0, 0x0b };
+
+#define FRAME_MAX 256
+#define WARMUP 2000
+
+static unsigned int n_calls = 100000;
+static struct from_pod *fp;
+static struct bench_empty *empty;
+static uint32_t a_if, b_if;
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("pktcost: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(1);
+}
+
+static uint32_t ip4(const char *s)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, s, &a) != 1)
+		die("bad address %s", s);
+	return a.s_addr;
+}
+
+/* ---- packets ---------------------------------------------------------- */
+
+static uint32_t sum16(const void *data, size_t len, uint32_t sum)
+{
+	const uint8_t *p = data;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+static uint16_t fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* An Ethernet/IPv4/TCP frame from pod A (valid checksums, 6 bytes of
+ * payload) into buf; returns its length. Ports in host order. */
+static size_t frame(uint8_t *buf, uint32_t daddr, uint16_t sport, uint16_t dport, uint8_t flags)
+{
+	uint8_t f[FRAME_MAX] __attribute__((aligned(4)));
+	struct ethhdr *eth = (struct ethhdr *)(f + 2);
+	struct iphdr *ip = (struct iphdr *)(f + 2 + ETH_HLEN);
+	struct tcphdr *th = (struct tcphdr *)(ip + 1);
+	size_t l4len = sizeof(*th) + 6;
+	uint32_t ps;
+
+	memset(f, 0, sizeof(f));
+	memcpy(eth->h_dest, A_HMAC, 6);
+	memcpy(eth->h_source, A_MAC, 6);
+	eth->h_proto = htons(ETH_P_IP);
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_TCP;
+	ip->tot_len = htons(sizeof(*ip) + l4len);
+	ip->saddr = ip4(A_IP);
+	ip->daddr = daddr;
+	ip->check = htons(fold(sum16(ip, sizeof(*ip), 0)));
+	th->source = htons(sport);
+	th->dest = htons(dport);
+	th->seq = htonl(1000);
+	th->ack_seq = htonl(flags & 0x10 ? 2000 : 0);
+	th->doff = 5;
+	((uint8_t *)th)[13] = flags;
+	th->window = htons(65535);
+	memcpy((uint8_t *)(th + 1), "benchy", 6);
+	ps = sum16(&ip->saddr, 8, 0) + IPPROTO_TCP + l4len;
+	th->check = htons(fold(sum16(th, l4len, ps)));
+	memcpy(buf, eth, ETH_HLEN + sizeof(*ip) + l4len);
+	return ETH_HLEN + sizeof(*ip) + l4len;
+}
+
+/* ---- measuring -------------------------------------------------------- */
+
+struct pkt_gen {
+	uint32_t daddr;
+	uint16_t dport;
+	uint16_t sport;      /* fixed source port (established flows) */
+	bool vary_sport;     /* a new connection per packet */
+	uint16_t sport_base; /* first source port when varying */
+	uint8_t flags;       /* TCP flags */
+};
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Run prog CALLS times on packets from gen (arriving on pod A's host
+ * veth); every run must return want. Prints the result line. */
+static unsigned int measure(const char *name, const struct bpf_program *prog, const struct pkt_gen *g,
+		      unsigned int calls, int want)
+{
+	uint32_t *d = calloc(calls, sizeof(*d));
+	uint8_t in[FRAME_MAX], out[FRAME_MAX];
+	struct __sk_buff ctx = { .ifindex = a_if };
+	unsigned int i, total = calls + WARMUP;
+	unsigned int median;
+	double mean = 0;
+	size_t len = 0;
+
+	if (!d)
+		die("out of memory");
+	if (g->vary_sport && total > 60000)
+		die("%s: %u new connections exceed the source port range", name, total);
+	if (!g->vary_sport)
+		len = frame(in, g->daddr, g->sport, g->dport, g->flags);
+	for (i = 0; i < total; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_out = out,
+			    .data_size_out = sizeof(out), .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
+			    .repeat = 1);
+
+		if (g->vary_sport)
+			len = frame(in, g->daddr, (uint16_t)(g->sport_base + i), g->dport, g->flags);
+		o.data_size_in = (uint32_t)len;
+		if (bpf_prog_test_run_opts(bpf_program__fd(prog), &o))
+			die("%s: BPF_PROG_TEST_RUN of %s: %s", name, bpf_program__name(prog),
+			    strerror(errno));
+		if ((int)o.retval != want)
+			die("%s: run %u returned %d, want %d (wrong path: the figures would lie)", name,
+			    i, (int)o.retval, want);
+		if (i >= WARMUP)
+			d[i - WARMUP] = o.duration;
+	}
+	qsort(d, calls, sizeof(*d), cmp_u32);
+	/* Mean of the central 98%: interrupts and preemption on a shared
+	 * machine make a long tail that says nothing about the program. */
+	for (i = calls / 100; i < calls - calls / 100 || (calls < 100 && i < calls); i++)
+		mean += d[i];
+	mean /= calls < 100 ? calls : calls - 2 * (calls / 100);
+	median = d[calls / 2];
+	if (calls == 1) /* the SYN that sets up an established case: not a figure */
+		goto out;
+	printf("case=%s n=%u median_ns=%u mean_ns=%.1f p10_ns=%u p90_ns=%u\n", name, calls,
+	       median, mean, d[calls / 10], d[calls * 9 / 10]);
+	fflush(stdout);
+out:
+	free(d);
+	return median;
+}
+
+/* ---- the world -------------------------------------------------------- */
+
+static uint32_t veth(const char *host, const char *peer)
+{
+	char cmd[160];
+	uint32_t idx;
+
+	snprintf(cmd, sizeof(cmd), "ip link add %s type veth peer name %s", host, peer);
+	if (system(cmd))
+		die("'%s' failed (needs root)", cmd);
+	idx = if_nametoindex(host);
+	if (!idx)
+		die("if_nametoindex(%s): %s", host, strerror(errno));
+	return idx;
+}
+
+static void add_ep(const char *ip, uint32_t ifindex, uint32_t ep_id, uint32_t identity,
+		   const uint8_t mac[6], const uint8_t hmac[6])
+{
+	struct ep_key k = { .family = SL_AF_INET };
+	struct ep_info v = { .ifindex = ifindex, .ep_id = ep_id, .identity = identity };
+	struct ipcache_key ik = { .prefixlen = SL_IPCACHE_PREFIX_BASE + 32, .family = SL_AF_INET };
+	struct ipcache_val iv = { .identity = identity, .flags = SL_IPC_F_LOCAL };
+	int ncpu = libbpf_num_possible_cpus();
+	struct ep_stats *st = calloc(ncpu, sizeof(*st));
+
+	k.addr.v4 = ip4(ip);
+	ik.addr.v4 = k.addr.v4;
+	memcpy(v.mac, mac, 6);
+	memcpy(v.host_mac, hmac, 6);
+	if (!st || bpf_map_update_elem(bpf_map__fd(fp->maps.sluice_ep), &k, &v, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(fp->maps.sluice_ipcache), &ik, &iv, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(fp->maps.sluice_ep_stats), &ifindex, st, BPF_ANY))
+		die("endpoint %s: %s", ip, strerror(errno));
+	free(st);
+}
+
+/* Delete every key of a map (conntrack between cases, policy maps
+ * between policy counts). */
+static void map_clear(const struct bpf_map *m)
+{
+	int fd = bpf_map__fd(m);
+	size_t ks = bpf_map__key_size(m);
+	uint8_t *keys = NULL, k[64];
+	size_t n = 0, cap = 0;
+
+	while (!bpf_map_get_next_key(fd, n ? keys + (n - 1) * ks : NULL, k)) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 4096;
+			keys = realloc(keys, cap * ks);
+			if (!keys)
+				die("out of memory");
+		}
+		memcpy(keys + n++ * ks, k, ks);
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, keys + i * ks);
+	free(keys);
+}
+
+static void setup(void)
+{
+	struct bpf_map *m;
+
+	if (unshare(CLONE_NEWNET))
+		die("unshare(CLONE_NEWNET): %s (needs root)", strerror(errno));
+	a_if = veth("hva", "pa");
+	b_if = veth("hvb", "pb");
+
+	fp = from_pod__open();
+	if (!fp)
+		die("open from_pod: %s", strerror(errno));
+	bpf_object__for_each_map(m, fp->obj)
+		bpf_map__set_pin_path(m, NULL);
+	if (from_pod__load(fp))
+		die("load from_pod: %s", strerror(errno));
+	empty = bench_empty__open_and_load();
+	if (!empty)
+		die("load bench_empty: %s", strerror(errno));
+	add_ep(A_IP, a_if, A_EP, A_ID, A_MAC, A_HMAC);
+	add_ep(B_IP, b_if, B_EP, B_ID, B_MAC, B_HMAC);
+}
+
+/* Baselines every table shows. */
+static void run_base(void)
+{
+	struct pkt_gen est = { .daddr = ip4(B_IP), .dport = 8080, .sport = 40000, .flags = 0x10 };
+	struct pkt_gen syn = { .daddr = ip4(B_IP), .dport = 8080, .sport = 40000, .flags = 0x02 };
+	struct pkt_gen first = { .daddr = ip4(B_IP), .dport = 8080, .vary_sport = true,
+				 .sport_base = 1024, .flags = 0x02 };
+
+	measure("empty", empty->progs.bench_empty, &est, n_calls, TC_ACT_OK);
+	map_clear(fp->maps.sluice_ct);
+	measure("p2p_first", fp->progs.from_pod, &first, n_calls < 50000 ? n_calls : 50000,
+		TC_ACT_REDIRECT);
+	measure("p2p_syn_once", fp->progs.from_pod, &syn, 1, TC_ACT_REDIRECT);
+	measure("p2p_est", fp->progs.from_pod, &est, n_calls, TC_ACT_REDIRECT);
+	map_clear(fp->maps.sluice_ct);
+}
+
+/* ---- Services --------------------------------------------------------- */
+
+static json_t *validated(const struct kind_ops *k, json_t *o)
+{
+	char err[512] = "";
+
+	if (!o || k->validate(o, err, sizeof(err)))
+		die("%s: invalid object: %s", k->kind, err);
+	return o;
+}
+
+static json_t **objs;
+static size_t n_objs, cap_objs;
+
+/* Apply a new object through the kind's handler; kept until exit. */
+static void apply_new(const struct kind_ops *k, json_t *o)
+{
+	char err[512] = "";
+
+	validated(k, o);
+	if (k->apply(NULL, o, err, sizeof(err)))
+		die("%s apply: %s", k->kind, err);
+	if (n_objs == cap_objs) {
+		cap_objs = cap_objs ? cap_objs * 2 : 1024;
+		objs = realloc(objs, cap_objs * sizeof(*objs));
+		if (!objs)
+			die("out of memory");
+	}
+	objs[n_objs++] = o;
+}
+
+static void add_service(const char *name, const char *vip, const char *ep1, const char *ep2)
+{
+	json_t *eps = json_array();
+
+	json_array_append_new(eps, json_pack("{s:[s],s:{s:b}}", "addresses", ep1, "conditions",
+					     "ready", 1));
+	if (ep2)
+		json_array_append_new(eps, json_pack("{s:[s],s:{s:b}}", "addresses", ep2,
+						     "conditions", "ready", 1));
+	apply_new(&kind_service,
+		  json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s,s:[{s:s,s:i,s:i,s:s}]}}", "apiVersion", "v1",
+			    "kind", "Service", "metadata", "namespace", "bench", "name", name, "spec",
+			    "clusterIP", vip, "ports", "name", "http", "port", 80, "targetPort", 8080,
+			    "protocol", "TCP"));
+	apply_new(&kind_endpointslice,
+		  json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:s,s:o,s:[{s:s,s:i,s:s}]}", "apiVersion",
+			    "discovery.k8s.io/v1", "kind", "EndpointSlice", "metadata", "namespace",
+			    "bench", "name", name, "labels", "kubernetes.io/service-name", name,
+			    "addressType", "IPv4", "endpoints", eps, "ports", "name", "http", "port",
+			    8080, "protocol", "TCP"));
+}
+
+static unsigned int n_services;
+
+/* Grow the installed Services to n (the one under test included). */
+static void services_grow(unsigned int n)
+{
+	char name[32], vip[32], e1[32], e2[32];
+
+	if (!n_services) {
+		add_service("target", VIP, B_IP, NULL);
+		n_services = 1;
+	}
+	for (; n_services < n; n_services++) {
+		unsigned int i = n_services;
+
+		snprintf(name, sizeof(name), "filler-%u", i);
+		snprintf(vip, sizeof(vip), "10.100.%u.%u", i / 250, i % 250 + 1);
+		snprintf(e1, sizeof(e1), "10.245.%u.%u", i / 120, (i % 120) * 2 + 1);
+		snprintf(e2, sizeof(e2), "10.245.%u.%u", i / 120, (i % 120) * 2 + 2);
+		add_service(name, vip, e1, e2);
+	}
+}
+
+static long map_count(const struct bpf_map *m)
+{
+	uint8_t k[64], prev[64];
+	long n = 0;
+
+	while (!bpf_map_get_next_key(bpf_map__fd(m), n ? prev : NULL, k)) {
+		memcpy(prev, k, sizeof(k));
+		n++;
+	}
+	return n;
+}
+
+static void run_svc(void)
+{
+	static const unsigned int sizes[] = { 1, 1000, 10000 };
+	struct pkt_gen est = { .daddr = ip4(VIP), .dport = 80, .sport = 41000, .flags = 0x10 };
+	struct pkt_gen syn = { .daddr = ip4(VIP), .dport = 80, .sport = 41000, .flags = 0x02 };
+	struct pkt_gen first = { .daddr = ip4(VIP), .dport = 80, .vary_sport = true,
+				 .sport_base = 1024, .flags = 0x02 };
+	uint8_t in[FRAME_MAX], out[FRAME_MAX];
+	struct __sk_buff ctx = { .ifindex = a_if };
+	char name[64];
+
+	ctl.node_name = "bench-node";
+	services_use_maps(bpf_map__fd(fp->maps.sluice_svc), bpf_map__fd(fp->maps.sluice_backend),
+			  bpf_map__fd(fp->maps.sluice_maglev), bpf_map__fd(fp->maps.sluice_revnat),
+			  fp->rodata->maglev_m);
+	run_base();
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		struct timespec t0, t1;
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_out = out,
+			    .data_size_out = sizeof(out), .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
+			    .repeat = 1);
+		struct iphdr ip;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		services_grow(sizes[s]);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		printf("# services=%u sluice_svc=%ld sluice_backend=%ld sluice_maglev=%ld "
+		       "(installed through controller/services.c in %.2f s)\n",
+		       sizes[s], map_count(fp->maps.sluice_svc), map_count(fp->maps.sluice_backend),
+		       map_count(fp->maps.sluice_maglev),
+		       (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+
+		/* The path is the translated one: the frame leaves for B:8080. */
+		o.data_size_in = (uint32_t)frame(in, ip4(VIP), 39999, 80, 0x02);
+		if (bpf_prog_test_run_opts(bpf_program__fd(fp->progs.from_pod), &o) ||
+		    o.retval != TC_ACT_REDIRECT)
+			die("ClusterIP SYN: error %s, verdict %u", strerror(errno), o.retval);
+		memcpy(&ip, out + ETH_HLEN, sizeof(ip));
+		if (ip.daddr != ip4(B_IP))
+			die("ClusterIP SYN was not translated to %s", B_IP);
+
+		map_clear(fp->maps.sluice_ct);
+		snprintf(name, sizeof(name), "svc%u_first", sizes[s]);
+		measure(name, fp->progs.from_pod, &first, n_calls < 50000 ? n_calls : 50000,
+			TC_ACT_REDIRECT);
+		snprintf(name, sizeof(name), "svc%u_syn_once", sizes[s]);
+		measure(name, fp->progs.from_pod, &syn, 1, TC_ACT_REDIRECT);
+		snprintf(name, sizeof(name), "svc%u_est", sizes[s]);
+		measure(name, fp->progs.from_pod, &est, n_calls, TC_ACT_REDIRECT);
+		map_clear(fp->maps.sluice_ct);
+	}
+	measure("empty_end", empty->progs.bench_empty, &est, n_calls, TC_ACT_OK);
+}
+
+/* ---- NetworkPolicies -------------------------------------------------- */
+
+/* Policy i: every pod of namespace bench, both directions; ingress from
+ * app=client on TCP 10000+i, egress to app=server on TCP 10000+i. Every
+ * 10th also has ipBlock peers (CIDR classes in sluice_pol_cidr); policy 0's
+ * egress block covers B's address except B itself, so a denied packet to B
+ * walks all four lookups of datapath/lib/policy.h. */
+static json_t *policy_obj(unsigned int i)
+{
+	char name[32], cidr[32], exc[32];
+	json_t *from, *to, *o;
+
+	snprintf(name, sizeof(name), "p%u", i);
+	from = json_pack("[{s:{s:{s:s}}}]", "podSelector", "matchLabels", "app", "client");
+	to = json_pack("[{s:{s:{s:s}}}]", "podSelector", "matchLabels", "app", "server");
+	if (i % 10 == 0) {
+		snprintf(cidr, sizeof(cidr), "10.%u.%u.0/24", i / 2560, (i / 10) % 256);
+		snprintf(exc, sizeof(exc), "10.%u.%u.0/28", i / 2560, (i / 10) % 256);
+		json_array_append_new(from, json_pack("{s:{s:s,s:[s]}}", "ipBlock", "cidr", cidr,
+						      "except", exc));
+		json_array_append_new(to, json_pack("{s:{s:s}}", "ipBlock", "cidr", cidr));
+	}
+	if (i == 0)
+		json_array_append_new(to, json_pack("{s:{s:s,s:[s]}}", "ipBlock", "cidr",
+						    "10.244.0.0/16", "except", B_IP "/32"));
+	o = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:{},s:[s,s],s:[{s:o,s:[{s:s,s:i}]}],"
+		      "s:[{s:o,s:[{s:s,s:i}]}]}}",
+		      "apiVersion", "networking.k8s.io/v1", "kind", "NetworkPolicy", "metadata",
+		      "namespace", "bench", "name", name, "spec", "podSelector", "policyTypes",
+		      "Ingress", "Egress", "ingress", "from", from, "ports", "protocol", "TCP", "port",
+		      10000 + i, "egress", "to", to, "ports", "protocol", "TCP", "port", 10000 + i);
+	return validated(&kind_networkpolicy, o);
+}
+
+static void write_compiled(const struct polc_ep *e, size_t *n_pol, size_t *n_cidr)
+{
+	int fd_pol = bpf_map__fd(fp->maps.sluice_pol), fd_cidr = bpf_map__fd(fp->maps.sluice_pol_cidr);
+	int fd_ep = bpf_map__fd(fp->maps.sluice_pol_ep);
+
+	/* policy_sync's order: allowing entries before isolation. */
+	for (size_t i = 0; i < e->n_entries; i++)
+		if (bpf_map_update_elem(fd_pol, &e->entries[i].key, &e->entries[i].val, BPF_ANY))
+			die("sluice_pol update: %s", strerror(errno));
+	for (size_t i = 0; i < e->n_cidrs; i++)
+		if (bpf_map_update_elem(fd_cidr, &e->cidrs[i].key, &e->cidrs[i].val, BPF_ANY))
+			die("sluice_pol_cidr update: %s", strerror(errno));
+	if (e->ep.flags && bpf_map_update_elem(fd_ep, &e->ep_id, &e->ep, BPF_ANY))
+		die("sluice_pol_ep update: %s", strerror(errno));
+	*n_pol += e->n_entries;
+	*n_cidr += e->n_cidrs;
+}
+
+/* Compile n policies for pods A and B (namespace bench) and write them. */
+static void policies_install(unsigned int n)
+{
+	json_t *ns_labels = json_pack("{s:s}", "kubernetes.io/metadata.name", "bench");
+	json_t *la = json_pack("{s:s}", "app", "client"), *lb = json_pack("{s:s}", "app", "server");
+	json_t **pj = calloc(n + 1, sizeof(*pj));
+	struct polc_identity ids[2] = {
+		{ .id = A_ID, .ns = "bench", .labels = la, .ns_labels = ns_labels },
+		{ .id = B_ID, .ns = "bench", .labels = lb, .ns_labels = ns_labels },
+	};
+	struct polc_pod pods[2] = {
+		{ .ns = "bench", .name = "a", .labels = la, .identity = A_ID, .n_ips = 1 },
+		{ .ns = "bench", .name = "b", .labels = lb, .identity = B_ID, .n_ips = 1 },
+	};
+	struct polc_world w = { .ids = ids, .n_ids = 2, .pods = pods, .n_pods = 2 };
+	struct polc_ep ea = { 0 }, eb = { 0 };
+	size_t n_pol = 0, n_cidr = 0;
+	struct timespec t0, t1;
+	char err[512];
+
+	if (!pj || sl_cidr_parse(A_IP, &pods[0].ips[0], false) ||
+	    sl_cidr_parse(B_IP, &pods[1].ips[0], false))
+		die("policy world setup failed");
+	w.policies = calloc(n + 1, sizeof(*w.policies));
+	if (!w.policies)
+		die("out of memory");
+	map_clear(fp->maps.sluice_pol_ep);
+	map_clear(fp->maps.sluice_pol);
+	map_clear(fp->maps.sluice_pol_cidr);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned int i = 0; i < n; i++) {
+		pj[i] = policy_obj(i);
+		if (polc_policy_parse(pj[i], i + 1, &w.policies[i], err, sizeof(err)))
+			die("policy %u: %s", i, err);
+		w.n_policies++;
+	}
+	if (polc_world_index(&w) || polc_compile_ep(&w, &pods[0], A_EP, &ea) ||
+	    polc_compile_ep(&w, &pods[1], B_EP, &eb))
+		die("policy compile failed");
+	write_compiled(&ea, &n_pol, &n_cidr);
+	write_compiled(&eb, &n_pol, &n_cidr);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("# policies=%u sluice_pol=%zu sluice_pol_cidr=%zu (compiled by controller/policy.c "
+	       "and written in %.2f s)\n",
+	       n, n_pol, n_cidr, (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	polc_ep_free(&ea);
+	polc_ep_free(&eb);
+	polc_world_free(&w);
+	free(w.policies);
+	for (unsigned int i = 0; i < n; i++)
+		json_decref(pj[i]);
+	free(pj);
+	json_decref(la);
+	json_decref(lb);
+	json_decref(ns_labels);
+}
+
+static void run_policy(void)
+{
+	static const unsigned int counts[] = { 0, 1, 100, 10000 };
+	struct pkt_gen end = { .daddr = ip4(B_IP), .dport = 8080, .sport = 40000, .flags = 0x10 };
+	char name[64];
+
+	run_base();
+	for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+		unsigned int n = counts[c];
+		uint16_t port = (uint16_t)(10000 + n / 2);
+		struct pkt_gen first = { .daddr = ip4(B_IP), .dport = port, .vary_sport = true,
+					 .sport_base = 1024, .flags = 0x02 };
+		struct pkt_gen syn = { .daddr = ip4(B_IP), .dport = port, .sport = 42000,
+				       .flags = 0x02 };
+		struct pkt_gen est = { .daddr = ip4(B_IP), .dport = port, .sport = 42000,
+				       .flags = 0x10 };
+		struct pkt_gen deny = { .daddr = ip4(B_IP), .dport = 9999, .sport = 42001,
+					.flags = 0x02 };
+
+		policies_install(n);
+		map_clear(fp->maps.sluice_ct);
+		snprintf(name, sizeof(name), "pol%u_first", n);
+		measure(name, fp->progs.from_pod, &first, n_calls < 50000 ? n_calls : 50000,
+			TC_ACT_REDIRECT);
+		snprintf(name, sizeof(name), "pol%u_syn_once", n);
+		measure(name, fp->progs.from_pod, &syn, 1, TC_ACT_REDIRECT);
+		snprintf(name, sizeof(name), "pol%u_est", n);
+		measure(name, fp->progs.from_pod, &est, n_calls, TC_ACT_REDIRECT);
+		if (n) {
+			/* Denied: nothing is created, every packet is a new connection. */
+			snprintf(name, sizeof(name), "pol%u_denied", n);
+			measure(name, fp->progs.from_pod, &deny, n_calls < 50000 ? n_calls : 50000,
+				TC_ACT_SHOT);
+		}
+		map_clear(fp->maps.sluice_ct);
+	}
+	measure("empty_end", empty->progs.bench_empty, &end, n_calls, TC_ACT_OK);
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+int main(int argc, char **argv)
+{
+	int c;
+
+	while ((c = getopt(argc, argv, "n:")) != -1) {
+		if (c != 'n')
+			goto usage;
+		n_calls = (unsigned int)strtoul(optarg, NULL, 10);
+		if (n_calls < 1000 || n_calls > 10000000)
+			die("-n %s: must be 1000..10000000", optarg);
+	}
+	if (optind != argc - 1)
+		goto usage;
+	libbpf_set_print(libbpf_quiet);
+	setup();
+	if (!strcmp(argv[optind], "svc"))
+		run_svc();
+	else if (!strcmp(argv[optind], "policy"))
+		run_policy();
+	else
+		goto usage;
+	bench_empty__destroy(empty);
+	from_pod__destroy(fp);
+	for (size_t i = 0; i < n_objs; i++)
+		json_decref(objs[i]);
+	free(objs);
+	return 0;
+usage:
+	fprintf(stderr, "usage: pktcost [-n CALLS] svc|policy\n");
+	return 2;
+}

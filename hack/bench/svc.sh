@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Service benchmark (issue 4). Two parts, one table each:
+#
+# 1. Per-packet cost of from_pod through BPF_PROG_TEST_RUN (hack/bench/pktcost
+#    svc): plain pod-to-pod, and a ClusterIP packet (first packet of a
+#    connection, and an established flow) with 1, 1000 and 10000 Services in
+#    the maps, against the empty tc program. Target: ClusterIP <= 100 ns over
+#    empty, flat from 1 to 10000.
+# 2. Real traffic (hack/bench/svc_tcp): connection rate (connect + 1-byte
+#    request/response + close) and request latency (persistent ping-pong)
+#    from a pod to a ClusterIP with 1, 1000 and 10000 Services, against
+#    kube-proxy's iptables rules for the same Services and against the
+#    backend pod IP (the floor). Targets: flat within 10%; >= 2x iptables
+#    at 10000; within 10% of the floor.
+#
+#   Sluice (namespaces made by tests/e2e/lib.sh, real sluiced + CNI):
+#   ┌──────────── node netns <pfx>-node1: sluiced, from_pod/to_pod ────────────┐
+#   │  sl.. ──veth── eth0 [<pfx>-bench-client]   sl.. ──veth── eth0 [<pfx>-bench-server]
+#   └──────────────────────────────────────────────────────────────────────────┘
+#   kube-proxy iptables mode (separate namespaces, nothing of Sluice):
+#   [<pfx>-iptc] eth0 ──veth── hc [<pfx>-iptn: ip_forward, KUBE-* nat rules] hs ──veth── eth0 [<pfx>-ipts]
+#
+# The client runs in two ways on Sluice: inside the node's cgroup, as a
+# pod's processes do (the cgroup connect hook of sock.bpf.c translates the
+# ClusterIP once per connection: "sock"), and outside it (no socket hook:
+# every packet is translated by from_pod/to_pod: "tc").
+#
+# Environment: BUILD (default <repo>/build), SVC_BENCH_SECS (seconds per
+# measurement, default 3), SVC_BENCH_CALLS (BPF_PROG_TEST_RUN calls per
+# case, default 200000). Needs root. Touches nothing outside the
+# namespaces and mounts it creates (all removed on exit).
+set -u
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+E2E_NAME=bench/svc
+# shellcheck source=../../tests/e2e/lib.sh
+source "$REPO/tests/e2e/lib.sh"
+
+SECS=${SVC_BENCH_SECS:-3}
+CALLS=${SVC_BENCH_CALLS:-200000}
+SIZES=(1 1000 10000)
+BENCH_BIN=$BUILD/bench
+VIP=10.96.0.10
+LIFETIME=900 # servers die after this many seconds whatever happens
+
+# ---- build -------------------------------------------------------------------
+
+bench_build() {
+	local cflags="-O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fno-strict-aliasing"
+	mkdir -p "$BENCH_BIN"
+	make -s -C "$REPO" BUILD="$BUILD" "$BUILD/skel/bench_empty.skel.h" "$BUILD/libctl.a" \
+		"$BUILD/libsluice.a" "$BUILD/skel/from_pod.skel.h" >/dev/null || return 1
+	# shellcheck disable=SC2086
+	(cd "$REPO" && cc $cflags -I. -Iinclude -Ilib -I"$BUILD/skel" hack/bench/pktcost.c \
+		-Wl,--whole-archive "$BUILD/libctl.a" -Wl,--no-whole-archive "$BUILD/libsluice.a" \
+		-lbpf -lelf -lz -lmnl -ljansson -lyaml -lpthread -o "$BENCH_BIN/pktcost") || return 1
+	# shellcheck disable=SC2086
+	cc $cflags "$REPO/hack/bench/svc_tcp.c" -o "$BENCH_BIN/svc_tcp"
+}
+expect_ok "build pktcost and svc_tcp" bench_build || e2e_finish
+
+# field KEY LINE: the value of KEY=VALUE in LINE.
+field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
+# ratio A B: A/B with 2 decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+# verdict OK: PASS/MISS.
+verdict() { if [ "$1" = 1 ]; then echo PASS; else echo MISS; fi; }
+# check EXPR A B: PASS/MISS of the awk condition EXPR over a and b (MISS
+# when a figure is missing or zero).
+check() { verdict "$(awk -v a="$2" -v b="$3" "BEGIN { print (a > 0 && b > 0 && ($1)) ? 1 : 0 }")"; }
+
+# ---- 1. per-packet cost ------------------------------------------------------
+
+echo "# svc: per-packet cost (BPF_PROG_TEST_RUN, $CALLS calls per case, median ns)"
+PKT=$("$BENCH_BIN/pktcost" -n "$CALLS" svc 2>&1)
+PKT_RC=$?
+printf '%s\n' "$PKT" | sed 's/^/#   /'
+expect_eq "pktcost svc ran" "$PKT_RC" 0
+declare -A NS_OF=()
+while read -r line; do
+	c=$(field case "$line")
+	[ -n "$c" ] && NS_OF[$c]=$(field median_ns "$line")
+done <<<"$PKT"
+
+if [ "$PKT_RC" = 0 ]; then
+	E=${NS_OF[empty]}
+	printf '\n%-26s %10s %12s %14s\n' "case" "ns/packet" "over empty" "over pod-pod"
+	printf '%-26s %10s %12s %14s\n' "empty tc program" "$E" "-" "-"
+	for c in p2p_est p2p_first; do
+		printf '%-26s %10s %12s %14s\n' "$c" "${NS_OF[$c]}" "$((NS_OF[$c] - E))" "-"
+	done
+	for s in "${SIZES[@]}"; do
+		for k in est first; do
+			v=${NS_OF[svc${s}_$k]}
+			printf '%-26s %10s %12s %14s\n' "ClusterIP $k, $s svc" "$v" "$((v - E))" \
+				"$((v - NS_OF[p2p_$k]))"
+		done
+	done
+	for k in est first; do
+		lo=${NS_OF[svc1_$k]} hi=${NS_OF[svc10000_$k]}
+		d=$((NS_OF[svc10000_$k] - E))
+		echo "target: ClusterIP $k <= 100 ns over empty at 10000 Services: $d ns -> $(verdict $((d <= 100)))"
+		echo "target: flat 1 -> 10000 Services ($k): ratio $(ratio "$hi" "$lo") -> $(check 'a <= b * 1.10' "$hi" "$lo")"
+	done
+fi
+
+# ---- 2. real traffic: Sluice ---------------------------------------------------
+
+echo
+echo "# svc: real traffic, ${SECS}s per measurement"
+expect_ok "node1 up" node_up node1 || e2e_finish
+expect_ok "client pod" pod_add node1 bench client || e2e_finish
+expect_ok "server pod" pod_add node1 bench server || e2e_finish
+SERVER_IP=$(pod_ip bench server)
+e2e_argv "$(pod_netns bench server)" ""
+"${E2E_ARGV[@]}" "$BENCH_BIN/svc_tcp" server 8080 "$LIFETIME" &
+E2E_PIDS+=("$!")
+sleep 0.3
+
+# feed_file NODE FILE: feeds every JSON value of FILE (one per line) and
+# checks that each got {"ok":true}.
+feed_file() {
+	local n want got
+	want=$(wc -l <"$2")
+	got=$(timeout 300 socat -t 120 - "UNIX-CONNECT:$(node_socket "$1")" <"$2" | grep -c '"ok":true')
+	[ "$got" -eq "$want" ] || { echo "fed $want values, $got accepted" >&2; return 1; }
+}
+
+F=$E2E_ROOT/svc-feed.json
+python3 "$REPO/hack/bench/svc_gen.py" target "$VIP" "$SERVER_IP" node1 >"$F"
+expect_ok "Service bench/target fed" feed_file node1 "$F" || e2e_finish
+
+# run_client WHERE MODE IP: one measurement (crr or rr) to IP:PORT; WHERE is
+# "sock" (pod netns + node cgroup: socket hooks), "tc" (pod netns only) or
+# "ipt" (the iptables client netns).
+run_client() {
+	local where=$1 mode=$2 ip=$3 port=80
+	[ "$ip" = "$SERVER_IP" ] || [ "$ip" = "$IPT_SERVER" ] && port=8080
+	case $where in
+	sock) e2e_argv "$(pod_netns bench client)" "$(node_cgroup node1)" ;;
+	tc) e2e_argv "$(pod_netns bench client)" "" ;;
+	ipt) e2e_argv "$IPT_C" "" ;;
+	esac
+	timeout $((SECS + 30)) "${E2E_ARGV[@]}" "$BENCH_BIN/svc_tcp" "$mode" "$ip" "$port" "$SECS"
+}
+
+declare -A R=() # R[name.mode] = result line
+measure() { # measure NAME WHERE IP
+	local mode out
+	for mode in crr rr; do
+		out=$(run_client "$2" "$mode" "$3" 2>&1 | tail -n 1)
+		R[$1.$mode]=$out
+		echo "#   $1 $mode: $out"
+	done
+}
+
+IPT_SERVER=none
+have=1
+for s in "${SIZES[@]}"; do
+	if [ "$s" -gt "$have" ]; then
+		python3 "$REPO/hack/bench/svc_gen.py" feed "$have" "$s" >"$F"
+		t0=$(date +%s.%N)
+		expect_ok "$s Services fed to sluiced" feed_file node1 "$F" || e2e_finish
+		echo "#   fed $((s - have)) Services + EndpointSlices in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}') s"
+		have=$s
+	fi
+	n=$(cnictl_j node1 bpf map dump sluice_svc 2>/dev/null | jq 'if type == "array" then length else (.entries // []) | length end' 2>/dev/null)
+	echo "#   sluice_svc holds ${n:-?} frontends"
+	measure "floor.$s" sock "$SERVER_IP"
+	measure "sock.$s" sock "$VIP"
+	measure "tc.$s" tc "$VIP"
+done
+
+# ---- 2b. real traffic: kube-proxy iptables mode --------------------------------
+
+IPT_N=$E2E_PFX-iptn IPT_C=$E2E_PFX-iptc IPT_S=$E2E_PFX-ipts
+IPT_CLIENT=10.250.1.10 IPT_SERVER=10.250.1.11 IPT_GW=10.250.1.1
+ipt_setup() {
+	local ns
+	for ns in "$IPT_N" "$IPT_C" "$IPT_S"; do
+		ip netns add "$ns" || return 1
+		E2E_NETNS+=("$ns")
+		ip -n "$ns" link set lo up || return 1
+	done
+	ip -n "$IPT_N" link add hc type veth peer name eth0 netns "$IPT_C" || return 1
+	ip -n "$IPT_N" link add hs type veth peer name eth0 netns "$IPT_S" || return 1
+	ip netns exec "$IPT_N" sysctl -qw net.ipv4.ip_forward=1 || return 1
+	for dev in hc hs; do
+		ip -n "$IPT_N" addr add "$IPT_GW/32" dev "$dev" || return 1
+		ip -n "$IPT_N" link set "$dev" up || return 1
+	done
+	ip -n "$IPT_N" route add "$IPT_CLIENT/32" dev hc || return 1
+	ip -n "$IPT_N" route add "$IPT_SERVER/32" dev hs || return 1
+	for pair in "$IPT_C:$IPT_CLIENT" "$IPT_S:$IPT_SERVER"; do
+		ns=${pair%%:*}
+		ip -n "$ns" addr add "${pair#*:}/32" dev eth0 || return 1
+		ip -n "$ns" link set eth0 up || return 1
+		ip -n "$ns" route add "$IPT_GW/32" dev eth0 scope link || return 1
+		ip -n "$ns" route add default via "$IPT_GW" dev eth0 onlink || return 1
+	done
+}
+expect_ok "iptables namespaces" ipt_setup || e2e_finish
+ip netns exec "$IPT_S" "$BENCH_BIN/svc_tcp" server 8080 "$LIFETIME" &
+E2E_PIDS+=("$!")
+sleep 0.3
+for s in "${SIZES[@]}"; do
+	python3 "$REPO/hack/bench/svc_gen.py" iptables "$s" "$VIP" "$IPT_SERVER" 10.250.0.0/16 \
+		>"$E2E_ROOT/ipt.rules"
+	t0=$(date +%s.%N)
+	expect_ok "kube-proxy rules for $s Services (iptables-restore in $IPT_N)" \
+		ip netns exec "$IPT_N" iptables-restore "$E2E_ROOT/ipt.rules" || e2e_finish
+	echo "#   iptables-restore of $(grep -c '^-A' "$E2E_ROOT/ipt.rules") rules: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}') s"
+	ip netns exec "$IPT_N" conntrack -F >/dev/null 2>&1
+	measure "iptfloor.$s" ipt "$IPT_SERVER"
+	measure "ipt.$s" ipt "$VIP"
+done
+
+# ---- table -------------------------------------------------------------------
+
+echo
+printf '%-10s %-26s %12s %10s %10s %12s %10s %10s\n' "services" "path" "conn/s" "p50 us" "p99 us" \
+	"req/s" "p50 us" "p99 us"
+for s in "${SIZES[@]}"; do
+	for p in floor sock tc iptfloor ipt; do
+		c=${R[$p.$s.crr]:-} r=${R[$p.$s.rr]:-}
+		case $p in
+		floor) name="sluice: pod IP (floor)" ;;
+		sock) name="sluice: ClusterIP, sock" ;;
+		tc) name="sluice: ClusterIP, tc" ;;
+		iptfloor) name="iptables: pod IP" ;;
+		ipt) name="iptables: ClusterIP" ;;
+		esac
+		printf '%-10s %-26s %12s %10s %10s %12s %10s %10s\n' "$s" "$name" \
+			"$(field conn_per_s "$c")" "$(field p50_us "$c")" "$(field p99_us "$c")" \
+			"$(field rr_per_s "$r")" "$(field p50_us "$r")" "$(field p99_us "$r")"
+	done
+done
+
+echo
+# get P SIZE MODE: the rate of path P at SIZE (crr: conn/s, rr: req/s).
+get() { local l=${R[$1.$2.$3]:-}; if [ "$3" = crr ]; then field conn_per_s "$l"; else field rr_per_s "$l"; fi; }
+for p in sock tc; do
+	for m in crr rr; do
+		a=$(get $p 1 $m) b=$(get $p 10000 $m) f=$(get floor 10000 $m) i=$(get ipt 10000 $m)
+		[ -n "$a" ] && [ -n "$b" ] && [ -n "$f" ] && [ -n "$i" ] || { echo "target ($p $m): missing figures"; continue; }
+		echo "target ($p $m): flat 1 -> 10000: ratio $(ratio "$b" "$a") -> $(check 'b >= a * 0.9 && b <= a * 1.1' "$a" "$b")"
+		echo "target ($p $m): >= 2x iptables at 10000: ratio $(ratio "$b" "$i") -> $(check 'a >= 2 * b' "$b" "$i")"
+		echo "target ($p $m): within 10% of the floor at 10000: ratio $(ratio "$b" "$f") -> $(check 'a >= 0.9 * b' "$b" "$f")"
+	done
+done
+e2e_pass "svc benchmark ran"
+e2e_finish
