@@ -9,6 +9,10 @@
 #include "lib/maps.h"
 #include "lib/lb.h"
 
+#ifndef ECONNREFUSED
+#define ECONNREFUSED 111 /* no <errno.h> under -target bpf */
+#endif
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define SOCK_ALLOW 1
@@ -40,6 +44,7 @@ static __always_inline __u32 sock_select(const struct svc_val *svc, __be32 clien
 {
 	struct affinity_key ak = { .svc_id = svc->svc_id, .family = SL_AF_INET };
 	struct affinity_val av = {}, *a;
+	struct backend_val *be;
 	__u32 id = 0, *tbl, m = maglev_m, slot;
 	__u64 now = bpf_ktime_get_ns();
 
@@ -48,7 +53,9 @@ static __always_inline __u32 sock_select(const struct svc_val *svc, __be32 clien
 		a = bpf_map_lookup_elem(&sluice_affinity, &ak);
 		if (a && now - a->last_used_ns <= (__u64)svc->affinity_timeout * NSEC_PER_SEC) {
 			id = a->backend_id;
-			if (!bpf_map_lookup_elem(&sluice_backend, &id))
+			be = bpf_map_lookup_elem(&sluice_backend, &id);
+			/* Stick only to a backend that still takes new flows. */
+			if (!be || be->state != SL_BE_ACTIVE)
 				id = 0;
 		}
 	}
@@ -71,8 +78,8 @@ static __always_inline __u32 sock_select(const struct svc_val *svc, __be32 clien
 }
 
 /* Translate the destination of ctx (connect/sendmsg) when it is a
- * frontend. Returns SOCK_ALLOW, or SOCK_REJECT (EPERM for the caller) when
- * the Service has no backend. */
+ * frontend. Returns SOCK_ALLOW, or SOCK_REJECT when the Service has no
+ * backend (ECONNREFUSED in the node's netns; pods are refused by tc). */
 static __always_inline int sock_xlate_fwd(struct bpf_sock_addr *ctx, __u8 proto)
 {
 	struct svc_key k = { .proto = proto, .family = SL_AF_INET };
@@ -91,8 +98,15 @@ static __always_inline int sock_xlate_fwd(struct bpf_sock_addr *ctx, __u8 proto)
 	svc = bpf_map_lookup_elem(&sluice_svc, &k);
 	if (!svc)
 		return SOCK_ALLOW;
-	if (!svc->backend_count)
+	if (!svc->backend_count) {
+		/* A pod's packet goes on untranslated: from_pod answers it with
+		 * a TCP RST or ICMP port unreachable, as kube-proxy does. The
+		 * node has no tc path to a ClusterIP: refuse the call itself. */
+		if (client)
+			return SOCK_ALLOW;
+		bpf_set_retval(-ECONNREFUSED);
 		return SOCK_REJECT;
+	}
 	cookie = bpf_get_socket_cookie(ctx);
 	id = sock_select(svc, client, cookie);
 	if (!id)

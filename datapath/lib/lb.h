@@ -116,7 +116,9 @@ static __always_inline int lb_select(const struct pkt *p, const struct svc_val *
 		a = bpf_map_lookup_elem(&sluice_affinity, &ak);
 		if (a && now - a->last_used_ns <= (__u64)svc->affinity_timeout * NSEC_PER_SEC) {
 			id = a->backend_id;
-			if (!bpf_map_lookup_elem(&sluice_backend, &id))
+			be = bpf_map_lookup_elem(&sluice_backend, &id);
+			/* Stick only to a backend that still takes new flows. */
+			if (!be || be->state != SL_BE_ACTIVE)
 				id = 0;
 		}
 	}

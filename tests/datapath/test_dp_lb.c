@@ -5,6 +5,8 @@
  * lookup, refusal without backends, hairpin. Each test runs in a private
  * network namespace holding two veth pairs (hva/pa for pod A, hvb/pb for
  * pod B) so programs can run "on" either pod's host veth. Needs root. */
+#include <time.h>
+
 #include "dp_test.h"
 #include "from_pod.skel.h"
 #include "to_pod.skel.h"
@@ -302,6 +304,35 @@ Test(dp_lb, affinity)
 		     "no affinity entry");
 	cr_expect_eq(av.backend_id, first == tp_ip(B_IP) ? BE_B : BE_R, "affinity backend %u",
 		     av.backend_id);
+}
+
+/* Affinity follows a remembered backend only while it takes new flows: a
+ * terminating one is skipped and Maglev picks again. */
+Test(dp_lb, affinity_skips_terminating_backend)
+{
+	uint8_t in[TP_MAX], out[TP_MAX];
+	struct affinity_key ak = { .svc_id = 3, .family = SL_AF_INET };
+	struct affinity_val av = { .last_used_ns = 0, .backend_id = BE_B };
+	struct backend_val be;
+	struct timespec now;
+	uint32_t out_len, id = BE_B, r_only[] = { BE_R };
+	int be_fd = bpf_map__fd(fp->maps.sluice_backend);
+	struct tp_spec s = from_a(VIP3, IPPROTO_TCP, 43001, 80, 0x02);
+	size_t len = tp_build(in, &s);
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	av.last_used_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+	ak.client.v4 = tp_ip(A_IP);
+	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(fp->maps.sluice_affinity), &ak, &av, BPF_ANY), 0);
+	cr_assert_eq(bpf_map_lookup_elem(be_fd, &id, &be), 0);
+	be.state = SL_BE_TERMINATING;
+	cr_assert_eq(bpf_map_update_elem(be_fd, &id, &be, BPF_ANY), 0);
+	put_table(3, r_only, 1);
+
+	tp_run_if(fp->progs.from_pod, a_if, in, len, out, &out_len);
+	cr_expect_eq(ip_of(out)->daddr, tp_ip(R_IP),
+		     "new flow followed affinity to a terminating backend (daddr %08x)",
+		     ntohl(ip_of(out)->daddr));
 }
 
 /* Maglev lookup without affinity: the slot comes from the 5-tuple, so
