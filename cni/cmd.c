@@ -16,9 +16,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <linux/nsfs.h>
 #include <linux/rtnetlink.h>
 
 #include "cni.h"
@@ -57,8 +59,8 @@ static int ctl_call(struct ctx *c, json_t *req, json_t **reply)
 	if (err == -EREMOTEIO)
 		cni_fail(c->e, SL_CNI_ERR_CONTROLLER, 0, "sluiced refused %s: %s", what, msg);
 	else if (err)
-		cni_fail(c->e, CNI_ERR_TRY_AGAIN, err, "sluiced is not reachable at %s (%s)", c->conf.socket,
-			 what);
+		cni_fail(c->e, CNI_ERR_TRY_AGAIN, err, "sluiced is not reachable at %s (%s)",
+			 c->conf.socket, what);
 	free(msg);
 	json_decref(req);
 	return err;
@@ -76,9 +78,11 @@ static int pod_cidr(struct ctx *c, json_t *config_reply, struct sl_cidr *out)
 	s = json_string_value(json_object_get(config_reply, "podCIDR"));
 	if (!s)
 		return cni_fail(c->e, CNI_ERR_INVALID_CONFIG, 0,
-				"no pod CIDR: set \"podCIDR\" in the CNI config or start sluiced with --pod-cidr");
+				"no pod CIDR: set \"podCIDR\" in the CNI config or start sluiced "
+				"with --pod-cidr");
 	if (sl_cidr_parse(s, out, false))
-		return cni_fail(c->e, CNI_ERR_INVALID_CONFIG, 0, "sluiced's podCIDR %s is not a CIDR", s);
+		return cni_fail(c->e, CNI_ERR_INVALID_CONFIG, 0,
+				"sluiced's podCIDR %s is not a CIDR", s);
 	return cni_pod_cidr_check(out, "sluiced's podCIDR", c->e);
 }
 
@@ -95,13 +99,15 @@ static int in_netns_open(struct ctx *c, int netns_fd, struct cni_nl *pod_nl, uin
 	if (self < 0)
 		return cni_fail(c->e, SL_CNI_ERR_NETNS, -errno, "couldn't open our own netns");
 	if (setns(netns_fd, CLONE_NEWNET) < 0) {
-		err = cni_fail(c->e, SL_CNI_ERR_NETNS, -errno, "couldn't enter netns %s", c->env.netns);
+		err = cni_fail(c->e, SL_CNI_ERR_NETNS, -errno, "couldn't enter netns %s",
+			       c->env.netns);
 		close(self);
 		return err;
 	}
 	err = cni_nl_open(pod_nl);
 	if (err)
-		cni_fail(c->e, SL_CNI_ERR_NETNS, err, "couldn't open netlink in netns %s", c->env.netns);
+		cni_fail(c->e, SL_CNI_ERR_NETNS, err, "couldn't open netlink in netns %s",
+			 c->env.netns);
 	/* Socket load balancing tells pods apart by their netns cookie. */
 	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s >= 0) {
@@ -120,10 +126,18 @@ static int in_netns_open(struct ctx *c, int netns_fd, struct cni_nl *pod_nl, uin
 
 static int open_netns(struct ctx *c, int code)
 {
-	int fd = open(c->env.netns, O_RDONLY | O_CLOEXEC);
+	int fd = open(c->env.netns, O_RDONLY | O_CLOEXEC), type;
 
 	if (fd < 0)
 		return cni_fail(c->e, code, -errno, "couldn't open netns %s", c->env.netns);
+	/* A regular file would otherwise only fail deep inside the veth request. */
+	type = ioctl(fd, NS_GET_NSTYPE);
+	if (type != CLONE_NEWNET) {
+		int err = type < 0 ? -errno : -EINVAL;
+
+		close(fd);
+		return cni_fail(c->e, code, err, "%s is not a network namespace", c->env.netns);
+	}
 	return fd;
 }
 
@@ -148,9 +162,9 @@ static int ipam_release(struct ctx *c)
 
 static int cmd_add(struct ctx *c, json_t **result)
 {
-	struct cni_nl nl = { 0 }, pod_nl = { 0 };
-	struct sl_cidr cidr = { 0 }, ip = { 0 };
-	union sl_addr gw = { 0 };
+	struct cni_nl nl = {0}, pod_nl = {0};
+	struct sl_cidr cidr = {0}, ip = {0};
+	union sl_addr gw = {0};
 	bool have_cidr = false, leased = false, existed = false, link = false;
 	int netns_fd = -1, host_ifindex = 0, pod_ifindex, err;
 	uint8_t macs[12];
@@ -196,7 +210,8 @@ static int cmd_add(struct ctx *c, json_t **result)
 		err = cni_ipam_open(&p, c->conf.state_dir, c->conf.name, &cidr, c->e);
 		if (err)
 			goto out;
-		err = cni_ipam_alloc(&p, c->env.container_id, c->env.ifname, &ip.addr, &existed, c->e);
+		err = cni_ipam_alloc(&p, c->env.container_id, c->env.ifname, &ip.addr, &existed,
+				     c->e);
 		cni_ipam_close(&p);
 		if (err)
 			goto out;
@@ -226,13 +241,15 @@ static int cmd_add(struct ctx *c, json_t **result)
 				 c->conf.mtu);
 	if (err == -EEXIST) {
 		cni_fail(c->e, SL_CNI_ERR_IFNAME_EXISTS, err,
-			 "couldn't create veth %s <-> %s: %s already exists in netns %s or %s on the node",
-			 c->host_ifname, c->env.ifname, c->env.ifname, c->env.netns, c->host_ifname);
+			 "couldn't create veth %s <-> %s: %s already exists in netns %s or %s on "
+			 "the node",
+			 c->host_ifname, c->env.ifname, c->env.ifname, c->env.netns,
+			 c->host_ifname);
 		goto rollback;
 	}
 	if (err) {
-		cni_fail(c->e, SL_CNI_ERR_LINK, err, "couldn't create veth %s <-> %s in %s", c->host_ifname,
-			 c->env.ifname, c->env.netns);
+		cni_fail(c->e, SL_CNI_ERR_LINK, err, "couldn't create veth %s <-> %s in %s",
+			 c->host_ifname, c->env.ifname, c->env.netns);
 		goto rollback;
 	}
 	link = true;
@@ -251,40 +268,48 @@ static int cmd_add(struct ctx *c, json_t **result)
 
 		err = cni_nl_link_get(&pod_nl, c->env.ifname, &l);
 		if (err) {
-			cni_fail(c->e, SL_CNI_ERR_LINK, err, "couldn't find %s in %s", c->env.ifname, c->env.netns);
+			cni_fail(c->e, SL_CNI_ERR_LINK, err, "couldn't find %s in %s",
+				 c->env.ifname, c->env.netns);
 			goto rollback;
 		}
 		pod_ifindex = l.ifindex;
 	}
 	sl_addr_str(&ip.addr, SL_AF_INET, ipbuf, sizeof(ipbuf));
 	if ((err = cni_nl_link_up_no_ipv6(&pod_nl, pod_ifindex))) {
-		cni_fail(c->e, SL_CNI_ERR_LINK, err, "couldn't bring %s up in %s", c->env.ifname, c->env.netns);
+		cni_fail(c->e, SL_CNI_ERR_LINK, err, "couldn't bring %s up in %s", c->env.ifname,
+			 c->env.netns);
 		goto rollback;
 	}
 	if ((err = cni_nl_addr_add(&pod_nl, pod_ifindex, ip.addr.v4, 32, RT_SCOPE_UNIVERSE))) {
-		cni_fail(c->e, SL_CNI_ERR_LINK, err, "couldn't add %s/32 to %s", ipbuf, c->env.ifname);
+		cni_fail(c->e, SL_CNI_ERR_LINK, err, "couldn't add %s/32 to %s", ipbuf,
+			 c->env.ifname);
 		goto rollback;
 	}
 	if ((err = cni_nl_route_replace(&pod_nl, 0, 0, gw.v4, pod_ifindex))) {
-		cni_fail(c->e, SL_CNI_ERR_LINK, err, "couldn't add the default route in %s", c->env.netns);
+		cni_fail(c->e, SL_CNI_ERR_LINK, err, "couldn't add the default route in %s",
+			 c->env.netns);
 		goto rollback;
 	}
 	if ((err = cni_nl_neigh_replace(&pod_nl, pod_ifindex, gw.v4, macs))) {
-		cni_fail(c->e, SL_CNI_ERR_LINK, err, "couldn't add the gateway neighbour in %s", c->env.netns);
+		cni_fail(c->e, SL_CNI_ERR_LINK, err, "couldn't add the gateway neighbour in %s",
+			 c->env.netns);
 		goto rollback;
 	}
 
 	/* Host side. */
 	if ((err = cni_nl_addr_add(&nl, host_ifindex, gw.v4, 32, RT_SCOPE_LINK))) {
-		cni_fail(c->e, SL_CNI_ERR_LINK, err, "couldn't add the gateway address to %s", c->host_ifname);
+		cni_fail(c->e, SL_CNI_ERR_LINK, err, "couldn't add the gateway address to %s",
+			 c->host_ifname);
 		goto rollback;
 	}
 	if ((err = cni_nl_route_replace(&nl, ip.addr.v4, 32, 0, host_ifindex))) {
-		cni_fail(c->e, SL_CNI_ERR_LINK, err, "couldn't route %s/32 to %s", ipbuf, c->host_ifname);
+		cni_fail(c->e, SL_CNI_ERR_LINK, err, "couldn't route %s/32 to %s", ipbuf,
+			 c->host_ifname);
 		goto rollback;
 	}
 	if ((err = cni_nl_neigh_replace(&nl, host_ifindex, ip.addr.v4, macs + 6))) {
-		cni_fail(c->e, SL_CNI_ERR_LINK, err, "couldn't add the neighbour %s on %s", ipbuf, c->host_ifname);
+		cni_fail(c->e, SL_CNI_ERR_LINK, err, "couldn't add the neighbour %s on %s", ipbuf,
+			 c->host_ifname);
 		goto rollback;
 	}
 	if ((err = cni_tc_attach(host_ifindex, c->conf.bpffs, c->e)))
@@ -297,31 +322,37 @@ static int cmd_add(struct ctx *c, json_t **result)
 	err = ctl_call(c,
 		       json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:[s], s:s, s:s, s:i, s:s, s:I}",
 				 "request", "endpoint.add", "containerID", c->env.container_id,
-				 "ifname", c->env.ifname, "namespace", c->env.k8s_namespace,
-				 "pod", c->env.k8s_pod, "netns", c->env.netns, "ips", ipbuf, "mac", mac,
-				 "hostIfname", c->host_ifname, "hostIfindex", host_ifindex, "hostMac", hmac,
-				 "netnsCookie", (json_int_t)cookie),
+				 "ifname", c->env.ifname, "namespace", c->env.k8s_namespace, "pod",
+				 c->env.k8s_pod, "netns", c->env.netns, "ips", ipbuf, "mac", mac,
+				 "hostIfname", c->host_ifname, "hostIfindex", host_ifindex,
+				 "hostMac", hmac, "netnsCookie", (json_int_t)cookie),
 		       &reply);
 	if (err)
 		goto rollback;
 
 	{
 		struct cni_result r = {
-			.host_ifname = c->host_ifname, .ifname = c->env.ifname, .sandbox = c->env.netns,
-			.ip = ip, .gw = gw, .dns = c->conf.dns,
+		    .host_ifname = c->host_ifname,
+		    .ifname = c->env.ifname,
+		    .sandbox = c->env.netns,
+		    .ip = ip,
+		    .gw = gw,
+		    .dns = c->conf.dns,
 		};
 
 		memcpy(r.host_mac, macs, 6);
 		memcpy(r.mac, macs + 6, 6);
 		*result = cni_result_json(c->conf.ver, &r);
 		if (!*result) {
-			err = cni_fail(c->e, SL_CNI_ERR_INTERNAL, -ENOMEM, "couldn't build the result");
+			err = cni_fail(c->e, SL_CNI_ERR_INTERNAL, -ENOMEM,
+				       "couldn't build the result");
 			/* registered: undo that too */
 			json_t *rep = NULL;
 
 			if (!sl_call(c->conf.socket,
-				     json_pack("{s:s, s:s, s:s}", "request", "endpoint.del", "containerID",
-					       c->env.container_id, "ifname", c->env.ifname),
+				     json_pack("{s:s, s:s, s:s}", "request", "endpoint.del",
+					       "containerID", c->env.container_id, "ifname",
+					       c->env.ifname),
 				     &rep, NULL, SLUICED_TIMEOUT_MS))
 				json_decref(rep);
 			goto rollback;
@@ -336,10 +367,11 @@ rollback:
 		int e2 = cni_nl_link_del(&nl, c->host_ifname);
 
 		if (e2 && e2 != -ENODEV)
-			pr_warn("rollback: couldn't delete %s: %s\n", c->host_ifname, strerror(-e2));
+			pr_warn("rollback: couldn't delete %s: %s\n", c->host_ifname,
+				strerror(-e2));
 	}
 	if (leased && !existed) {
-		struct cni_err ignore = { 0 };
+		struct cni_err ignore = {0};
 		struct cni_err *saved = c->e;
 
 		c->e = &ignore; /* the original error is what the runtime must see */
@@ -390,7 +422,7 @@ static int cmd_del(struct ctx *c)
 
 static int cmd_check(struct ctx *c)
 {
-	struct cni_nl nl = { 0 }, pod_nl = { 0 };
+	struct cni_nl nl = {0}, pod_nl = {0};
 	struct cni_prev prev;
 	struct cni_link hl, pl;
 	json_t *reply = NULL, *ips;
@@ -402,14 +434,16 @@ static int cmd_check(struct ctx *c)
 	json_t *it;
 
 	if (!c->conf.prev_result)
-		return cni_fail(c->e, CNI_ERR_INVALID_CONFIG, 0, "CHECK needs prevResult in the config");
+		return cni_fail(c->e, CNI_ERR_INVALID_CONFIG, 0,
+				"CHECK needs prevResult in the config");
 	err = cni_prev_parse(c->conf.prev_result, c->env.ifname, &prev, c->e);
 	if (err)
 		return err;
 	sl_addr_str(&prev.ip.addr, SL_AF_INET, ipbuf, sizeof(ipbuf));
 	if (prev.host_ifname && strcmp(prev.host_ifname, c->host_ifname))
-		return cni_fail(c->e, SL_CNI_ERR_CHECK, 0, "prevResult names host interface %s, expected %s",
-				prev.host_ifname, c->host_ifname);
+		return cni_fail(c->e, SL_CNI_ERR_CHECK, 0,
+				"prevResult names host interface %s, expected %s", prev.host_ifname,
+				c->host_ifname);
 
 	if ((err = cni_nl_open(&nl))) {
 		cni_fail(c->e, SL_CNI_ERR_LINK, err, "couldn't open netlink");
@@ -439,20 +473,22 @@ static int cmd_check(struct ctx *c)
 		goto out;
 	err = cni_nl_link_get(&pod_nl, c->env.ifname, &pl);
 	if (err) {
-		cni_fail(c->e, SL_CNI_ERR_CHECK, err, "interface %s is missing in %s", c->env.ifname, c->env.netns);
+		cni_fail(c->e, SL_CNI_ERR_CHECK, err, "interface %s is missing in %s",
+			 c->env.ifname, c->env.netns);
 		goto out;
 	}
 	r = cni_nl_addr_has(&pod_nl, pl.ifindex, prev.ip.addr.v4, prev.ip.plen);
 	if (r <= 0) {
-		err = cni_fail(c->e, SL_CNI_ERR_CHECK, r, "%s in %s does not have address %s/%u", c->env.ifname,
-			       c->env.netns, ipbuf, prev.ip.plen);
+		err = cni_fail(c->e, SL_CNI_ERR_CHECK, r, "%s in %s does not have address %s/%u",
+			       c->env.ifname, c->env.netns, ipbuf, prev.ip.plen);
 		goto out;
 	}
 	if (prev.has_gw) {
 		r = cni_nl_route_default_has(&pod_nl, pl.ifindex, prev.gw.v4);
 		if (r <= 0) {
-			err = cni_fail(c->e, SL_CNI_ERR_CHECK, r, "%s has no default route via %s dev %s",
-				       c->env.netns, sl_addr_str(&prev.gw, SL_AF_INET, gwbuf, sizeof(gwbuf)),
+			err = cni_fail(c->e, SL_CNI_ERR_CHECK, r,
+				       "%s has no default route via %s dev %s", c->env.netns,
+				       sl_addr_str(&prev.gw, SL_AF_INET, gwbuf, sizeof(gwbuf)),
 				       c->env.ifname);
 			goto out;
 		}
@@ -469,7 +505,8 @@ static int cmd_check(struct ctx *c)
 	if (err)
 		goto out;
 	ips = json_object_get(json_object_get(reply, "endpoint"), "ips");
-	json_array_foreach(ips, i, it) {
+	json_array_foreach(ips, i, it)
+	{
 		const char *s = json_string_value(it);
 		size_t n = strlen(ipbuf);
 
@@ -477,7 +514,8 @@ static int cmd_check(struct ctx *c)
 			ip_found = true;
 	}
 	if (!ip_found)
-		err = cni_fail(c->e, SL_CNI_ERR_CHECK, 0, "sluiced's endpoint %s/%s does not have address %s",
+		err = cni_fail(c->e, SL_CNI_ERR_CHECK, 0,
+			       "sluiced's endpoint %s/%s does not have address %s",
 			       c->env.container_id, c->env.ifname, ipbuf);
 out:
 	json_decref(reply);
@@ -492,7 +530,7 @@ out:
 
 static int cmd_status(struct ctx *c)
 {
-	struct cni_err sub = { 0 }, *saved = c->e;
+	struct cni_err sub = {0}, *saved = c->e;
 	struct sl_cidr cidr;
 	struct cni_ipam p;
 	uint32_t used, size;
@@ -503,21 +541,23 @@ static int cmd_status(struct ctx *c)
 	err = ctl_call(c, json_pack("{s:s}", "request", "config"), &reply);
 	if (!err) {
 		if (c->conf.ipam_type) {
-			err = cni_ipam_exec(&c->conf, c->env.path, "STATUS", c->raw, c->raw_len, NULL, c->e);
-			/* A plugin older than 1.1.0 has no STATUS: it is there, that
-			 * is all we can know. */
-			if (err && sub.code == CNI_ERR_INCOMPATIBLE)
-				err = 0;
+			/* A plugin older than 1.1.0 has no STATUS: that it answers
+			 * VERSION is all we can know. */
+			if (cni_ipam_supports(&c->conf, c->env.path, CNI_V110))
+				err = cni_ipam_exec(&c->conf, c->env.path, "STATUS", c->raw,
+						    c->raw_len, NULL, c->e);
 		} else if (!(err = pod_cidr(c, reply, &cidr)) &&
-			   !(err = cni_ipam_open(&p, c->conf.state_dir, c->conf.name, &cidr, c->e))) {
+			   !(err =
+				 cni_ipam_open(&p, c->conf.state_dir, c->conf.name, &cidr, c->e))) {
 			err = cni_ipam_usage(&p, &used, &size);
 			cni_ipam_close(&p);
 			if (err)
 				cni_fail(c->e, SL_CNI_ERR_IPAM, err, "couldn't read the IPAM pool");
 			else if (used >= size)
-				err = cni_fail(c->e, SL_CNI_ERR_IPAM_EXHAUSTED, 0,
-					       "address pool of network %s is exhausted (%u of %u leased)",
-					       c->conf.name, used, size);
+				err = cni_fail(
+				    c->e, SL_CNI_ERR_IPAM_EXHAUSTED, 0,
+				    "address pool of network %s is exhausted (%u of %u leased)",
+				    c->conf.name, used, size);
 		}
 	}
 	json_decref(reply);
@@ -533,10 +573,10 @@ static int cmd_status(struct ctx *c)
 /* ---- GC ----------------------------------------------------------------- */
 
 struct gc {
-	json_t *keep;       /* the valid attachments */
+	json_t *keep;	     /* the valid attachments */
 	char (*keep_if)[16]; /* their host interface names */
 	size_t n_keep;
-	char (*del)[16];    /* our links to delete */
+	char (*del)[16]; /* our links to delete */
 	size_t n_del;
 	int failed;
 	char why[400];
@@ -547,7 +587,8 @@ static bool gc_keep(struct gc *g, const char *cid, const char *ifname)
 	size_t i;
 	json_t *it;
 
-	json_array_foreach(g->keep, i, it) {
+	json_array_foreach(g->keep, i, it)
+	{
 		if (!strcmp(json_string_value(json_object_get(it, "containerID")), cid) &&
 		    !strcmp(json_string_value(json_object_get(it, "ifname")), ifname))
 			return true;
@@ -575,7 +616,7 @@ static void gc_error(struct gc *g, const char *fmt, ...)
 static int gc_link(const struct cni_link *l, void *arg)
 {
 	struct gc *g = arg;
-	char (*d)[16];
+	char(*d)[16];
 
 	if (!cni_is_host_ifname(l->name))
 		return 0;
@@ -590,7 +631,8 @@ static int gc_link(const struct cni_link *l, void *arg)
 	return 0;
 }
 
-static int gc_lease(struct cni_ipam *p, const char *ip, const char *cid, const char *ifname, void *arg)
+static int gc_lease(struct cni_ipam *p, const char *ip, const char *cid, const char *ifname,
+		    void *arg)
 {
 	struct gc *g = arg;
 	int err;
@@ -607,19 +649,26 @@ static int gc_lease(struct cni_ipam *p, const char *ip, const char *cid, const c
 
 static int cmd_gc(struct ctx *c)
 {
-	struct gc g = { 0 };
-	json_t *reply = NULL, *eps, *it, *empty = json_array();
-	struct cni_err sub = { 0 }, *saved = c->e;
+	struct gc g = {0};
+	json_t *reply = NULL, *eps, *it;
+	struct cni_err sub = {0}, *saved = c->e;
 	struct cni_nl nl;
+	bool legacy;
 	size_t i;
 	int err;
 
-	if (!empty)
-		return cni_fail(c->e, SL_CNI_ERR_INTERNAL, -ENOMEM, "out of memory");
-	g.keep = c->conf.valid_attachments ? c->conf.valid_attachments : empty;
-	if (!c->conf.valid_attachments)
-		pr_info("GC without cni.dev/valid-attachments: nothing is kept\n");
+	/* No list is not "keep nothing": a runtime that forgot it must not
+	 * wipe the node. An empty list is "keep nothing". */
+	if (!c->conf.valid_attachments) {
+		pr_warn("GC without cni.dev/valid-attachments: nothing to do\n");
+		return 0;
+	}
+	g.keep = c->conf.valid_attachments;
 	c->e = &sub;
+
+	/* A delegated IPAM plugin older than 1.1.0 has no GC: release the
+	 * addresses of the endpoints we remove one by one with its DEL. */
+	legacy = c->conf.ipam_type && !cni_ipam_supports(&c->conf, c->env.path, CNI_V110);
 
 	/* 1. endpoints sluiced knows */
 	err = ctl_call(c, json_pack("{s:s}", "request", "endpoint.list"), &reply);
@@ -628,15 +677,17 @@ static int cmd_gc(struct ctx *c)
 		memset(&sub, 0, sizeof(sub));
 	}
 	eps = json_object_get(reply, "endpoints");
-	json_array_foreach(eps, i, it) {
+	json_array_foreach(eps, i, it)
+	{
 		const char *cid = json_string_value(json_object_get(it, "containerID"));
 		const char *ifn = json_string_value(json_object_get(it, "ifname"));
 		json_t *r2 = NULL;
 
 		if (!cid || !ifn || gc_keep(&g, cid, ifn))
 			continue;
-		err = ctl_call(c, json_pack("{s:s, s:s, s:s}", "request", "endpoint.del", "containerID", cid,
-					    "ifname", ifn),
+		err = ctl_call(c,
+			       json_pack("{s:s, s:s, s:s}", "request", "endpoint.del",
+					 "containerID", cid, "ifname", ifn),
 			       &r2);
 		json_decref(r2);
 		if (err) {
@@ -645,15 +696,26 @@ static int cmd_gc(struct ctx *c)
 		} else {
 			pr_info("GC: removed endpoint %s/%s\n", cid, ifn);
 		}
+		if (legacy) {
+			char ecid[160], eif[32];
+			const char *set[] = {"CNI_COMMAND=DEL", ecid, eif, "CNI_NETNS=", NULL};
+
+			snprintf(ecid, sizeof(ecid), "CNI_CONTAINERID=%s", cid);
+			snprintf(eif, sizeof(eif), "CNI_IFNAME=%s", ifn);
+			if (cni_ipam_exec_env(&c->conf, c->env.path, set, c->raw, c->raw_len, NULL,
+					      c->e)) {
+				gc_error(&g, "%s", sub.msg);
+				memset(&sub, 0, sizeof(sub));
+			}
+		}
 	}
 
 	/* 2. host links: delete every "sl" link that is not a valid attachment's */
 	g.keep_if = calloc(json_array_size(g.keep) + 1, sizeof(*g.keep_if));
 	if (g.keep_if) {
-		json_array_foreach(g.keep, i, it)
-			cni_host_ifname(json_string_value(json_object_get(it, "containerID")),
-					json_string_value(json_object_get(it, "ifname")),
-					g.keep_if[g.n_keep++], 16);
+		json_array_foreach(g.keep, i, it) cni_host_ifname(
+		    json_string_value(json_object_get(it, "containerID")),
+		    json_string_value(json_object_get(it, "ifname")), g.keep_if[g.n_keep++], 16);
 	}
 	err = g.keep_if ? cni_nl_open(&nl) : -ENOMEM;
 	if (!err) {
@@ -673,9 +735,8 @@ static int cmd_gc(struct ctx *c)
 
 	/* 3. leases */
 	if (c->conf.ipam_type) {
-		err = cni_ipam_exec(&c->conf, c->env.path, "GC", c->raw, c->raw_len, NULL, c->e);
-		/* a plugin older than 1.1.0 has no GC: nothing to ask it */
-		if (err && sub.code != CNI_ERR_INCOMPATIBLE)
+		if (!legacy &&
+		    cni_ipam_exec(&c->conf, c->env.path, "GC", c->raw, c->raw_len, NULL, c->e))
 			gc_error(&g, "%s", sub.msg);
 	} else {
 		struct cni_ipam p;
@@ -691,11 +752,11 @@ static int cmd_gc(struct ctx *c)
 
 	free(g.keep_if);
 	free(g.del);
-	json_decref(empty);
 	json_decref(reply);
 	c->e = saved;
 	if (g.failed)
-		return cni_fail(c->e, SL_CNI_ERR_GC, 0, "GC left things behind (%d errors): %s", g.failed, g.why);
+		return cni_fail(c->e, SL_CNI_ERR_GC, 0, "GC left things behind (%d errors): %s",
+				g.failed, g.why);
 	return 0;
 }
 
@@ -745,8 +806,8 @@ static void emit(FILE *out, json_t *j)
 
 int cni_run(FILE *in, FILE *out)
 {
-	struct cni_err err = { 0 }, cerr = { 0 };
-	struct ctx c = { .e = &err };
+	struct cni_err err = {0}, cerr = {0};
+	struct ctx c = {.e = &err};
 	json_t *result = NULL, *ej;
 	const char *version = NULL;
 	char *raw = NULL;
@@ -777,17 +838,18 @@ int cni_run(FILE *in, FILE *out)
 		goto done;
 	}
 	if (c.env.verb == CNI_CHECK && c.conf.ver < CNI_V040) {
-		cni_fail(&err, CNI_ERR_INCOMPATIBLE, 0, "CHECK needs cniVersion 0.4.0 or later, config has %s",
-			 c.conf.version);
+		cni_fail(&err, CNI_ERR_INCOMPATIBLE, 0,
+			 "CHECK needs cniVersion 0.4.0 or later, config has %s", c.conf.version);
 		goto done;
 	}
 	if ((c.env.verb == CNI_STATUS || c.env.verb == CNI_GC) && c.conf.ver < CNI_V110) {
-		cni_fail(&err, CNI_ERR_INCOMPATIBLE, 0, "%s needs cniVersion 1.1.0, config has %s", c.env.command,
-			 c.conf.version);
+		cni_fail(&err, CNI_ERR_INCOMPATIBLE, 0, "%s needs cniVersion 1.1.0, config has %s",
+			 c.env.command, c.conf.version);
 		goto done;
 	}
 	if (c.env.container_id && c.env.ifname)
-		cni_host_ifname(c.env.container_id, c.env.ifname, c.host_ifname, sizeof(c.host_ifname));
+		cni_host_ifname(c.env.container_id, c.env.ifname, c.host_ifname,
+				sizeof(c.host_ifname));
 
 	switch (c.env.verb) {
 	case CNI_ADD:

@@ -83,7 +83,7 @@ struct cni_err {
  * hide the cause) and log it. errnum is a negative errno (or 0) whose text
  * becomes "details". Returns errnum, or -EINVAL when errnum is 0. */
 int cni_fail(struct cni_err *e, int code, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* ---- versions ---------------------------------------------------------- */
 enum cni_ver { CNI_V030, CNI_V031, CNI_V040, CNI_V100, CNI_V110, CNI_V_COUNT };
@@ -94,18 +94,18 @@ int cni_version_parse(const char *s);
 
 /* ---- network config ------------------------------------------------------ */
 struct cni_conf {
-	json_t *root;             /* the whole config (owned) */
-	const char *version;      /* cniVersion as given */
-	int ver;                  /* enum cni_ver */
+	json_t *root;	     /* the whole config (owned) */
+	const char *version; /* cniVersion as given */
+	int ver;	     /* enum cni_ver */
 	const char *name, *type;
 	const char *bpffs, *socket, *state_dir;
 	bool has_pod_cidr;
-	struct sl_cidr pod_cidr;  /* from config "podCIDR" (or sluiced later) */
+	struct sl_cidr pod_cidr; /* from config "podCIDR" (or sluiced later) */
 	int mtu;
-	json_t *ipam;             /* "ipam" object or NULL */
-	const char *ipam_type;    /* delegate plugin name, NULL = built-in */
-	json_t *prev_result;      /* or NULL */
-	json_t *dns;              /* or NULL */
+	json_t *ipam;		   /* "ipam" object or NULL */
+	const char *ipam_type;	   /* delegate plugin name, NULL = built-in */
+	json_t *prev_result;	   /* or NULL */
+	json_t *dns;		   /* or NULL */
 	json_t *valid_attachments; /* GC list (array) or NULL */
 };
 
@@ -141,10 +141,10 @@ struct cni_result {
 	uint8_t host_mac[6];
 	const char *ifname;
 	uint8_t mac[6];
-	const char *sandbox;  /* CNI_NETNS */
-	struct sl_cidr ip;    /* the pod's address with its prefix length */
+	const char *sandbox; /* CNI_NETNS */
+	struct sl_cidr ip;   /* the pod's address with its prefix length */
 	union sl_addr gw;
-	json_t *dns;          /* borrowed, may be NULL */
+	json_t *dns; /* borrowed, may be NULL */
 };
 
 /* The ADD result in the given version (0.3.x and 0.4.0 carry "version" in
@@ -160,11 +160,11 @@ int cni_addr_prefix_parse(const char *s, struct sl_cidr *c);
 
 /* What CHECK needs out of a prevResult. */
 struct cni_prev {
-	const char *ifname;       /* pod interface (the entry with a sandbox) */
-	const char *host_ifname;  /* the entry without a sandbox, or NULL */
-	struct sl_cidr ip;        /* first IPv4 address of the pod interface */
+	const char *ifname;	 /* pod interface (the entry with a sandbox) */
+	const char *host_ifname; /* the entry without a sandbox, or NULL */
+	struct sl_cidr ip;	 /* first IPv4 address of the pod interface */
 	bool has_gw;
-	union sl_addr gw;         /* gateway of that address or default route */
+	union sl_addr gw; /* gateway of that address or default route */
 };
 /* Returns 0 or -EINVAL with e set (code 7) when prevResult lacks what CHECK
  * must verify. */
@@ -180,8 +180,8 @@ const char *cni_mac_str(const uint8_t mac[6], char *buf, size_t len);
 
 /* ---- IPAM -------------------------------------------------------------- */
 struct cni_ipam {
-	int dirfd;   /* <stateDir>/ipam/<network> */
-	int lockfd;  /* flock'ed while held */
+	int dirfd;	     /* <stateDir>/ipam/<network> */
+	int lockfd;	     /* flock'ed while held */
 	const char *network; /* for messages */
 	struct sl_cidr cidr;
 	uint32_t first, last, gw; /* host order: usable range and gateway */
@@ -216,9 +216,16 @@ int cni_ipam_usage(struct cni_ipam *p, uint32_t *used, uint32_t *size);
  * passed through in e. Returns 0 or -errno. */
 int cni_ipam_exec(const struct cni_conf *conf, const char *cni_path, const char *command,
 		  const char *stdin_buf, size_t stdin_len, json_t **result, struct cni_err *e);
+/* The same with any environment entries replaced: set is a NULL-terminated
+ * list of "KEY=VALUE" (GC passes CNI_CONTAINERID/CNI_IFNAME of each
+ * attachment it removes). */
+int cni_ipam_exec_env(const struct cni_conf *conf, const char *cni_path, const char *const *set,
+		      const char *stdin_buf, size_t stdin_len, json_t **result, struct cni_err *e);
+/* 1 when the delegated plugin lists version ver in its VERSION answer. */
+int cni_ipam_supports(const struct cni_conf *conf, const char *cni_path, int ver);
 /* The first IPv4 address (with prefix) and gateway of an IPAM result. */
-int cni_ipam_result_ip(const json_t *result, struct sl_cidr *ip, bool *has_gw,
-		       union sl_addr *gw, struct cni_err *e);
+int cni_ipam_result_ip(const json_t *result, struct sl_cidr *ip, bool *has_gw, union sl_addr *gw,
+		       struct cni_err *e);
 
 /* ---- datapath ---------------------------------------------------------- */
 /* Attach <bpffs>/progs/from_pod at tc ingress and <bpffs>/progs/to_pod at tc

@@ -12,7 +12,7 @@
 #include "defaults.h"
 #include "log.h"
 
-const char *const cni_versions[CNI_V_COUNT] = { "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0" };
+const char *const cni_versions[CNI_V_COUNT] = {"0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"};
 
 int cni_fail(struct cni_err *e, int code, int errnum, const char *fmt, ...)
 {
@@ -112,18 +112,19 @@ int cni_pod_cidr_check(const struct sl_cidr *cidr, const char *what, struct cni_
 				sl_cidr_str(cidr, buf, sizeof(buf)));
 	if (cidr->plen > 30)
 		return cni_fail(e, CNI_ERR_INVALID_CONFIG, 0,
-				"%s %s: prefix too long, a pod CIDR needs room for a gateway and pods (/30 or shorter)",
+				"%s %s: prefix too long, a pod CIDR needs room for a gateway and "
+				"pods (/30 or shorter)",
 				what, sl_cidr_str(cidr, buf, sizeof(buf)));
 	return 0;
 }
 
-static const char *const attach_keys[] = { "cni.dev/valid-attachments", "cni.dev/attachments" };
+static const char *const attach_keys[] = {"cni.dev/valid-attachments", "cni.dev/attachments"};
 
 /* GC's list of attachments to keep: in runtimeConfig (libcni) or at the top
  * level (as the spec's example shows). */
 static int parse_attachments(struct cni_conf *c, json_t *rc, struct cni_err *e)
 {
-	json_t *where[2] = { rc, c->root };
+	json_t *where[2] = {rc, c->root};
 
 	for (int w = 0; w < 2; w++) {
 		for (size_t k = 0; k < 2; k++) {
@@ -135,12 +136,15 @@ static int parse_attachments(struct cni_conf *c, json_t *rc, struct cni_err *e)
 				continue;
 			if (!json_is_array(v))
 				return cni_fail(e, CNI_ERR_INVALID_CONFIG, 0,
-						"invalid network config: \"%s\" must be a list", attach_keys[k]);
-			json_array_foreach(v, i, it) {
+						"invalid network config: \"%s\" must be a list",
+						attach_keys[k]);
+			json_array_foreach(v, i, it)
+			{
 				if (!json_is_string(json_object_get(it, "containerID")) ||
 				    !json_is_string(json_object_get(it, "ifname")))
 					return cni_fail(e, CNI_ERR_INVALID_CONFIG, 0,
-							"invalid network config: \"%s\"[%zu] needs string containerID and ifname",
+							"invalid network config: \"%s\"[%zu] needs "
+							"string containerID and ifname",
 							attach_keys[k], i);
 			}
 			c->valid_attachments = v;
@@ -160,30 +164,36 @@ int cni_conf_parse(const char *buf, size_t len, struct cni_conf *c, struct cni_e
 	c->ver = -1;
 	c->root = json_loadb(buf, len, 0, &jerr);
 	if (!c->root)
-		return cni_fail(e, CNI_ERR_DECODE, 0, "network config is not valid JSON: %s (line %d, column %d)",
+		return cni_fail(e, CNI_ERR_DECODE, 0,
+				"network config is not valid JSON: %s (line %d, column %d)",
 				jerr.text, jerr.line, jerr.column);
 	if (!json_is_object(c->root))
-		return cni_fail(e, CNI_ERR_INVALID_CONFIG, 0, "invalid network config: not a JSON object");
+		return cni_fail(e, CNI_ERR_INVALID_CONFIG, 0,
+				"invalid network config: not a JSON object");
 
 	v = json_object_get(c->root, "cniVersion");
 	if (v && !json_is_string(v))
-		return cni_fail(e, CNI_ERR_INVALID_CONFIG, 0, "invalid network config: \"cniVersion\" must be a string");
+		return cni_fail(e, CNI_ERR_INVALID_CONFIG, 0,
+				"invalid network config: \"cniVersion\" must be a string");
 	/* Like libcni: no cniVersion means 0.1.0, which we do not speak. */
 	c->version = v ? json_string_value(v) : "0.1.0";
 	c->ver = cni_version_parse(c->version);
 	if (c->ver < 0)
 		return cni_fail(e, CNI_ERR_INCOMPATIBLE, 0,
-				"incompatible CNI version %s: sluice supports 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0",
+				"incompatible CNI version %s: sluice supports 0.3.0, 0.3.1, 0.4.0, "
+				"1.0.0, 1.1.0",
 				c->version);
 
 	v = json_object_get(c->root, "name");
 	if (!json_is_string(v) || !valid_id(json_string_value(v), 128))
-		return cni_fail(e, CNI_ERR_INVALID_CONFIG, 0,
-				"invalid network config: \"name\" missing or not [a-zA-Z0-9][a-zA-Z0-9_.-]*");
+		return cni_fail(
+		    e, CNI_ERR_INVALID_CONFIG, 0,
+		    "invalid network config: \"name\" missing or not [a-zA-Z0-9][a-zA-Z0-9_.-]*");
 	c->name = json_string_value(v);
 	v = json_object_get(c->root, "type");
 	if (!json_is_string(v) || !*json_string_value(v))
-		return cni_fail(e, CNI_ERR_INVALID_CONFIG, 0, "invalid network config: \"type\" missing");
+		return cni_fail(e, CNI_ERR_INVALID_CONFIG, 0,
+				"invalid network config: \"type\" missing");
 	c->type = json_string_value(v);
 
 	if ((err = opt_string(c->root, "bpffs", NULL, &c->bpffs, e)) ||
@@ -197,8 +207,10 @@ int cni_conf_parse(const char *buf, size_t len, struct cni_conf *c, struct cni_e
 	if (v && !json_is_null(v)) {
 		if (!json_is_string(v) || sl_cidr_parse(json_string_value(v), &c->pod_cidr, false))
 			return cni_fail(e, CNI_ERR_INVALID_CONFIG, 0,
-					"invalid network config: \"podCIDR\" %s is not a CIDR with zero host bits",
-					json_is_string(v) ? json_string_value(v) : "(not a string)");
+					"invalid network config: \"podCIDR\" %s is not a CIDR with "
+					"zero host bits",
+					json_is_string(v) ? json_string_value(v)
+							  : "(not a string)");
 		if ((err = cni_pod_cidr_check(&c->pod_cidr, "invalid network config: podCIDR", e)))
 			return err;
 		c->has_pod_cidr = true;
@@ -207,9 +219,11 @@ int cni_conf_parse(const char *buf, size_t len, struct cni_conf *c, struct cni_e
 	c->mtu = 1500;
 	v = json_object_get(c->root, "mtu");
 	if (v && !json_is_null(v)) {
-		if (!json_is_integer(v) || json_integer_value(v) < 68 || json_integer_value(v) > 65535)
-			return cni_fail(e, CNI_ERR_INVALID_CONFIG, 0,
-					"invalid network config: \"mtu\" must be an integer in 68..65535");
+		if (!json_is_integer(v) || json_integer_value(v) < 68 ||
+		    json_integer_value(v) > 65535)
+			return cni_fail(
+			    e, CNI_ERR_INVALID_CONFIG, 0,
+			    "invalid network config: \"mtu\" must be an integer in 68..65535");
 		c->mtu = (int)json_integer_value(v);
 	}
 
@@ -219,8 +233,9 @@ int cni_conf_parse(const char *buf, size_t len, struct cni_conf *c, struct cni_e
 		const char *t = json_string_value(v);
 
 		if (!t || !*t || strchr(t, '/') || !strcmp(t, ".") || !strcmp(t, ".."))
-			return cni_fail(e, CNI_ERR_INVALID_CONFIG, 0,
-					"invalid network config: \"ipam.type\" must be a plugin name");
+			return cni_fail(
+			    e, CNI_ERR_INVALID_CONFIG, 0,
+			    "invalid network config: \"ipam.type\" must be a plugin name");
 		c->ipam_type = t;
 	}
 	if ((err = opt_object(c->root, "prevResult", &c->prev_result, e)) ||
@@ -238,7 +253,8 @@ void cni_conf_free(struct cni_conf *c)
 
 /* ---- environment ---------------------------------------------------------- */
 
-static const char *const verb_names[CNI_VERB_COUNT] = { "ADD", "DEL", "CHECK", "VERSION", "STATUS", "GC" };
+static const char *const verb_names[CNI_VERB_COUNT] = {"ADD",	  "DEL",    "CHECK",
+						       "VERSION", "STATUS", "GC"};
 
 int cni_args_get(const char *args, const char *key, char *val, size_t len)
 {
@@ -278,8 +294,8 @@ int cni_env_parse(struct cni_env *env, struct cni_err *e)
 	/* Which variables each verb needs (spec 1.1.0 "Parameters"). */
 	enum { C = 1, N = 2, I = 4, P = 8 };
 	static const int need[CNI_VERB_COUNT] = {
-		[CNI_ADD] = C | N | I | P, [CNI_DEL] = C | I | P, [CNI_CHECK] = C | N | I | P,
-		[CNI_VERSION] = 0, [CNI_STATUS] = 0, [CNI_GC] = 0,
+	    [CNI_ADD] = C | N | I | P, [CNI_DEL] = C | I | P, [CNI_CHECK] = C | N | I | P,
+	    [CNI_VERSION] = 0,	       [CNI_STATUS] = 0,      [CNI_GC] = 0,
 	};
 	int r;
 
@@ -303,29 +319,37 @@ int cni_env_parse(struct cni_env *env, struct cni_err *e)
 		env->netns = NULL;
 
 	if ((need[env->verb] & C) && (!env->container_id || !*env->container_id))
-		return cni_fail(e, CNI_ERR_INVALID_ENV, 0, "CNI_CONTAINERID is required for %s", env->command);
+		return cni_fail(e, CNI_ERR_INVALID_ENV, 0, "CNI_CONTAINERID is required for %s",
+				env->command);
 	if ((need[env->verb] & N) && !env->netns)
-		return cni_fail(e, CNI_ERR_INVALID_ENV, 0, "CNI_NETNS is required for %s", env->command);
+		return cni_fail(e, CNI_ERR_INVALID_ENV, 0, "CNI_NETNS is required for %s",
+				env->command);
 	if ((need[env->verb] & I) && (!env->ifname || !*env->ifname))
-		return cni_fail(e, CNI_ERR_INVALID_ENV, 0, "CNI_IFNAME is required for %s", env->command);
+		return cni_fail(e, CNI_ERR_INVALID_ENV, 0, "CNI_IFNAME is required for %s",
+				env->command);
 	if ((need[env->verb] & P) && (!env->path || !*env->path))
-		return cni_fail(e, CNI_ERR_INVALID_ENV, 0, "CNI_PATH is required for %s", env->command);
+		return cni_fail(e, CNI_ERR_INVALID_ENV, 0, "CNI_PATH is required for %s",
+				env->command);
 	if (!need[env->verb])
 		return 0;
 	if (!valid_id(env->container_id, 127))
 		return cni_fail(e, CNI_ERR_INVALID_ENV, 0,
-				"invalid CNI_CONTAINERID \"%s\": want [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 127 chars",
+				"invalid CNI_CONTAINERID \"%s\": want [a-zA-Z0-9][a-zA-Z0-9_.-]*, "
+				"at most 127 chars",
 				env->container_id);
 	if (!valid_ifname(env->ifname))
 		return cni_fail(e, CNI_ERR_INVALID_ENV, 0,
-				"invalid CNI_IFNAME \"%s\": 1-15 chars, no '/', ':' or spaces", env->ifname);
+				"invalid CNI_IFNAME \"%s\": 1-15 chars, no '/', ':' or spaces",
+				env->ifname);
 	/* Unknown keys are fine (containerd sends several, IgnoreUnknown or not). */
-	r = cni_args_get(env->args, "K8S_POD_NAMESPACE", env->k8s_namespace, sizeof(env->k8s_namespace));
+	r = cni_args_get(env->args, "K8S_POD_NAMESPACE", env->k8s_namespace,
+			 sizeof(env->k8s_namespace));
 	if (r >= 0)
 		r = cni_args_get(env->args, "K8S_POD_NAME", env->k8s_pod, sizeof(env->k8s_pod));
 	if (r < 0)
 		return cni_fail(e, CNI_ERR_INVALID_ENV, 0,
-				"invalid CNI_ARGS \"%s\": want KEY=VALUE pairs separated by ';'", env->args);
+				"invalid CNI_ARGS \"%s\": want KEY=VALUE pairs separated by ';'",
+				env->args);
 	return 0;
 }
 
@@ -333,7 +357,8 @@ int cni_env_parse(struct cni_env *env, struct cni_err *e)
 
 const char *cni_mac_str(const uint8_t mac[6], char *buf, size_t len)
 {
-	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+		 mac[5]);
 	return buf;
 }
 
@@ -348,20 +373,22 @@ json_t *cni_result_json(int ver, const struct cni_result *r)
 	sl_addr_str(&r->gw, r->ip.family, gw, sizeof(gw));
 	ipj = json_pack("{s:s, s:s, s:i}", "address", ip, "gateway", gw, "interface", 1);
 	if (ipj && ver < CNI_V100)
-		json_object_set_new(ipj, "version", json_string(r->ip.family == SL_AF_INET6 ? "6" : "4"));
-	return json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s, s:s}], s:[o], s:[{s:s, s:s}], s:O}",
-			 "cniVersion", cni_versions[ver],
-			 "interfaces", "name", r->host_ifname, "mac", hmac,
-			 "name", r->ifname, "mac", mac, "sandbox", r->sandbox ? r->sandbox : "",
-			 "ips", ipj,
-			 "routes", "dst", r->ip.family == SL_AF_INET6 ? "::/0" : "0.0.0.0/0", "gw", gw,
-			 "dns", r->dns ? r->dns : json_object());
+		json_object_set_new(ipj, "version",
+				    json_string(r->ip.family == SL_AF_INET6 ? "6" : "4"));
+	/* "o" steals: the new ips entry and dns (a new reference either way) */
+	return json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s, s:s}], s:[o], s:[{s:s, s:s}], s:o}",
+			 "cniVersion", cni_versions[ver], "interfaces", "name", r->host_ifname,
+			 "mac", hmac, "name", r->ifname, "mac", mac, "sandbox",
+			 r->sandbox ? r->sandbox : "", "ips", ipj, "routes", "dst",
+			 r->ip.family == SL_AF_INET6 ? "::/0" : "0.0.0.0/0", "gw", gw, "dns",
+			 r->dns ? json_incref(r->dns) : json_object());
 }
 
 json_t *cni_error_json(const char *version, const struct cni_err *e)
 {
-	return json_pack("{s:s, s:i, s:s, s:s}", "cniVersion", version ? version : CNI_VERSION_LATEST,
-			 "code", e->code ? e->code : SL_CNI_ERR_INTERNAL, "msg", e->msg, "details", e->details);
+	return json_pack(
+	    "{s:s, s:i, s:s, s:s}", "cniVersion", version ? version : CNI_VERSION_LATEST, "code",
+	    e->code ? e->code : SL_CNI_ERR_INTERNAL, "msg", e->msg, "details", e->details);
 }
 
 json_t *cni_version_json(void)
@@ -398,7 +425,8 @@ int cni_prev_parse(const json_t *prev, const char *ifname, struct cni_prev *p, s
 	size_t i;
 
 	memset(p, 0, sizeof(*p));
-	json_array_foreach(ifs, i, it) {
+	json_array_foreach(ifs, i, it)
+	{
 		const char *name = json_string_value(json_object_get(it, "name"));
 		const char *sb = json_string_value(json_object_get(it, "sandbox"));
 
@@ -414,7 +442,8 @@ int cni_prev_parse(const json_t *prev, const char *ifname, struct cni_prev *p, s
 	if (pod_idx < 0)
 		return cni_fail(e, CNI_ERR_INVALID_CONFIG, 0,
 				"prevResult has no interface %s with a sandbox", ifname);
-	json_array_foreach(ips, i, it) {
+	json_array_foreach(ips, i, it)
+	{
 		json_t *idx = json_object_get(it, "interface");
 		const char *a = json_string_value(json_object_get(it, "address"));
 		struct sl_cidr c;
@@ -425,19 +454,21 @@ int cni_prev_parse(const json_t *prev, const char *ifname, struct cni_prev *p, s
 			continue;
 		p->ip = c;
 		a = json_string_value(json_object_get(it, "gateway"));
-		if (a && !sl_addr_parse(a, &p->gw, &(__u8){ 0 }))
+		if (a && !sl_addr_parse(a, &p->gw, &(__u8){0}))
 			p->has_gw = true;
 		break;
 	}
 	if (!p->ip.family)
-		return cni_fail(e, CNI_ERR_INVALID_CONFIG, 0, "prevResult has no IPv4 address for %s", ifname);
+		return cni_fail(e, CNI_ERR_INVALID_CONFIG, 0,
+				"prevResult has no IPv4 address for %s", ifname);
 	routes = json_object_get(prev, "routes");
-	json_array_foreach(routes, i, it) {
+	json_array_foreach(routes, i, it)
+	{
 		const char *dst = json_string_value(json_object_get(it, "dst"));
 		const char *gw = json_string_value(json_object_get(it, "gw"));
 
 		if (!p->has_gw && dst && gw && !strcmp(dst, "0.0.0.0/0") &&
-		    !sl_addr_parse(gw, &p->gw, &(__u8){ 0 }))
+		    !sl_addr_parse(gw, &p->gw, &(__u8){0}))
 			p->has_gw = true;
 	}
 	return 0;

@@ -122,8 +122,8 @@ static void lease_key(const char *cid, const char *ifname, char *buf, size_t len
 	in[a] = '/';
 	memcpy(in + a + 1, ifname, b);
 	sl_sha256(in, a + b + 1, h);
-	snprintf(buf, len, "lease-%02x%02x%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2], h[3], h[4], h[5],
-		 h[6], h[7]);
+	snprintf(buf, len, "lease-%02x%02x%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2], h[3], h[4],
+		 h[5], h[6], h[7]);
 }
 
 /* Read a lease file's owner. Returns 0, -ENOENT or -EBADMSG. */
@@ -158,7 +158,8 @@ static bool owner_is(int dirfd, const char *ip, const char *cid, const char *ifn
 {
 	char c[256], i[64];
 
-	return !read_owner(dirfd, ip, c, sizeof(c), i, sizeof(i)) && !strcmp(c, cid) && !strcmp(i, ifname);
+	return !read_owner(dirfd, ip, c, sizeof(c), i, sizeof(i)) && !strcmp(c, cid) &&
+	       !strcmp(i, ifname);
 }
 
 static bool ip_name(const char *name, uint32_t *host)
@@ -187,7 +188,7 @@ static int write_file(int dirfd, const char *name, const char *data, int flags)
 static void range_str(const struct cni_ipam *p, char *buf, size_t len)
 {
 	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN], c[SL_ADDR_STRLEN + 4];
-	struct in_addr x = { htonl(p->first) }, y = { htonl(p->last) };
+	struct in_addr x = {htonl(p->first)}, y = {htonl(p->last)};
 
 	inet_ntop(AF_INET, &x, a, sizeof(a));
 	inet_ntop(AF_INET, &y, b, sizeof(b));
@@ -235,7 +236,7 @@ int cni_ipam_alloc(struct cni_ipam *p, const char *cid, const char *ifname, unio
 	snprintf(owner, sizeof(owner), "%s\n%s\n", cid, ifname);
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t cand = p->first + (start - p->first + i) % n;
-		struct in_addr a = { htonl(cand) };
+		struct in_addr a = {htonl(cand)};
 
 		inet_ntop(AF_INET, &a, target, sizeof(target));
 		err = write_file(p->dirfd, target, owner, O_EXCL);
@@ -250,7 +251,8 @@ int cni_ipam_alloc(struct cni_ipam *p, const char *cid, const char *ifname, unio
 			err = -errno;
 		if (err) {
 			unlinkat(p->dirfd, target, 0);
-			return cni_fail(e, SL_CNI_ERR_IPAM, err, "couldn't record lease %s", target);
+			return cni_fail(e, SL_CNI_ERR_IPAM, err, "couldn't record lease %s",
+					target);
 		}
 		out->v4 = a.s_addr;
 		return 0;
@@ -289,17 +291,20 @@ int cni_ipam_release(struct cni_ipam *p, const char *cid, const char *ifname, st
 		target[l] = '\0';
 		if (owner_is(p->dirfd, target, cid, ifname) && unlinkat(p->dirfd, target, 0) < 0 &&
 		    errno != ENOENT)
-			return cni_fail(e, SL_CNI_ERR_IPAM, -errno, "couldn't release lease %s", target);
+			return cni_fail(e, SL_CNI_ERR_IPAM, -errno, "couldn't release lease %s",
+					target);
 		if (unlinkat(p->dirfd, key, 0) < 0 && errno != ENOENT)
-			return cni_fail(e, SL_CNI_ERR_IPAM, -errno, "couldn't remove lease index %s", key);
+			return cni_fail(e, SL_CNI_ERR_IPAM, -errno,
+					"couldn't remove lease index %s", key);
 		return 0;
 	}
 	/* No index (a crash between the two writes of alloc): scan. */
-	struct release_ctx r = { cid, ifname, 0 };
+	struct release_ctx r = {cid, ifname, 0};
 
 	err = cni_ipam_foreach(p, release_match, &r);
 	if (err)
-		return cni_fail(e, SL_CNI_ERR_IPAM, err, "couldn't release the lease of %s/%s", cid, ifname);
+		return cni_fail(e, SL_CNI_ERR_IPAM, err, "couldn't release the lease of %s/%s", cid,
+				ifname);
 	return 0;
 }
 
@@ -373,7 +378,7 @@ static int count_lease(struct cni_ipam *p, const char *ip, const char *cid, cons
 
 int cni_ipam_usage(struct cni_ipam *p, uint32_t *used, uint32_t *size)
 {
-	struct usage_ctx u = { 0 };
+	struct usage_ctx u = {0};
 	int err = cni_ipam_foreach(p, count_lease, &u);
 
 	*used = u.used;
@@ -391,43 +396,54 @@ static int find_plugin(const char *cni_path, const char *type, char *out, size_t
 		const char *end = strchr(p, ':');
 		size_t n = end ? (size_t)(end - p) : strlen(p);
 
-		if (n && snprintf(out, len, "%.*s/%s", (int)n, p, type) < (int)len && !access(out, X_OK))
+		if (n && snprintf(out, len, "%.*s/%s", (int)n, p, type) < (int)len &&
+		    !access(out, X_OK))
 			return 0;
 		p = end ? end + 1 : NULL;
 	}
 	return -ENOENT;
 }
 
-/* Run path with CNI_COMMAND replaced, feed in, collect stdout. Returns 0 or
- * -errno; *status is the wait status. */
-static int run_plugin(const char *path, const char *command, const char *in, size_t inlen,
+/* Does the environment entry e set one of the keys in set ("K=V")? */
+static bool overridden(const char *e, const char *const *set)
+{
+	for (; set && *set; set++) {
+		size_t k = strcspn(*set, "=");
+
+		if (!strncmp(e, *set, k + 1))
+			return true;
+	}
+	return false;
+}
+
+/* Run path with the environment entries in set ("K=V", NULL-terminated)
+ * replacing ours, feed in, collect stdout. Returns 0 or -errno; *status is
+ * the wait status. */
+static int run_plugin(const char *path, const char *const *set, const char *in, size_t inlen,
 		      char **out, size_t *outlen, int *status)
 {
 	posix_spawn_file_actions_t fa;
-	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, err = 0;
-	char *argv[] = { (char *)path, NULL }, **envp = environ, *cmd_env = NULL;
-	size_t cap = 4096, len = 0, nenv = 0;
+	int pin[2] = {-1, -1}, pout[2] = {-1, -1}, err = 0;
+	char *argv[] = {(char *)path, NULL}, **envp;
+	size_t cap = 4096, len = 0, nenv = 0, nset = 0, j = 0;
 	char *buf = NULL;
 	pid_t pid;
 
 	*out = NULL;
 	*outlen = 0;
-	if (command) {
-		while (environ[nenv])
-			nenv++;
-		envp = calloc(nenv + 2, sizeof(*envp));
-		if (!envp || asprintf(&cmd_env, "CNI_COMMAND=%s", command) < 0) {
-			free(envp);
-			return -ENOMEM;
-		}
-		size_t j = 0;
-
-		for (size_t i = 0; i < nenv; i++)
-			if (strncmp(environ[i], "CNI_COMMAND=", 12))
-				envp[j++] = environ[i];
-		envp[j++] = cmd_env;
-		envp[j] = NULL;
-	}
+	while (environ[nenv])
+		nenv++;
+	while (set && set[nset])
+		nset++;
+	envp = calloc(nenv + nset + 1, sizeof(*envp));
+	if (!envp)
+		return -ENOMEM;
+	for (size_t i = 0; i < nenv; i++)
+		if (!overridden(environ[i], set))
+			envp[j++] = environ[i];
+	for (size_t i = 0; i < nset; i++)
+		envp[j++] = (char *)set[i];
+	envp[j] = NULL;
 	if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC)) {
 		err = -errno;
 		goto out;
@@ -501,31 +517,35 @@ out:
 		if (pout[i] >= 0)
 			close(pout[i]);
 	}
-	if (command) {
-		free(cmd_env);
-		free(envp);
-	}
+	free(envp);
 	return err;
 }
 
-int cni_ipam_exec(const struct cni_conf *conf, const char *cni_path, const char *command,
-		  const char *stdin_buf, size_t stdin_len, json_t **result, struct cni_err *e)
+int cni_ipam_exec_env(const struct cni_conf *conf, const char *cni_path, const char *const *set,
+		      const char *stdin_buf, size_t stdin_len, json_t **result, struct cni_err *e)
 {
 	char path[4096], *out = NULL, *downgraded = NULL;
-	const char *verb = command ? command : getenv("CNI_COMMAND");
+	const char *verb = getenv("CNI_COMMAND");
 	size_t outlen;
 	int status, err;
 	json_t *j = NULL;
 
+	for (const char *const *p = set; p && *p; p++)
+		if (!strncmp(*p, "CNI_COMMAND=", 12))
+			verb = *p + 12;
+	if (!verb)
+		verb = "?";
 	if (result)
 		*result = NULL;
 	if (find_plugin(cni_path, conf->ipam_type, path, sizeof(path)))
-		return cni_fail(e, SL_CNI_ERR_DELEGATE, -ENOENT, "IPAM plugin %s not found in CNI_PATH %s",
-				conf->ipam_type, cni_path ? cni_path : "(unset)");
+		return cni_fail(e, SL_CNI_ERR_DELEGATE, -ENOENT,
+				"IPAM plugin %s not found in CNI_PATH %s", conf->ipam_type,
+				cni_path ? cni_path : "(unset)");
 	for (int attempt = 0;; attempt++) {
-		err = run_plugin(path, command, stdin_buf, stdin_len, &out, &outlen, &status);
+		err = run_plugin(path, set, stdin_buf, stdin_len, &out, &outlen, &status);
 		if (err) {
-			err = cni_fail(e, SL_CNI_ERR_DELEGATE, err, "couldn't run IPAM plugin %s", path);
+			err = cni_fail(e, SL_CNI_ERR_DELEGATE, err, "couldn't run IPAM plugin %s",
+				       path);
 			goto out;
 		}
 		j = outlen ? json_loadb(out, outlen, 0, NULL) : NULL;
@@ -558,20 +578,22 @@ int cni_ipam_exec(const struct cni_conf *conf, const char *cni_path, const char 
 			const char *d = json_string_value(json_object_get(j, "details"));
 
 			err = cni_fail(e, (int)json_integer_value(json_object_get(j, "code")), 0,
-				       "IPAM plugin %s %s failed: %s", conf->ipam_type, verb, m ? m : "");
+				       "IPAM plugin %s %s failed: %s", conf->ipam_type, verb,
+				       m ? m : "");
 			if (d && e->code && !e->details[0])
 				snprintf(e->details, sizeof(e->details), "%s", d);
 		} else {
-			err = cni_fail(e, SL_CNI_ERR_DELEGATE, 0, "IPAM plugin %s %s failed (status %d): %.200s",
-				       conf->ipam_type, verb, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-				       out ? out : "");
+			err = cni_fail(
+			    e, SL_CNI_ERR_DELEGATE, 0,
+			    "IPAM plugin %s %s failed (status %d): %.200s", conf->ipam_type, verb,
+			    WIFEXITED(status) ? WEXITSTATUS(status) : -1, out ? out : "");
 		}
 		goto out;
 	}
 	if (result) {
 		if (!j && strcmp(verb, "DEL") && strcmp(verb, "GC") && strcmp(verb, "STATUS")) {
-			err = cni_fail(e, SL_CNI_ERR_DELEGATE, 0, "IPAM plugin %s returned no JSON result",
-				       conf->ipam_type);
+			err = cni_fail(e, SL_CNI_ERR_DELEGATE, 0,
+				       "IPAM plugin %s returned no JSON result", conf->ipam_type);
 			goto out;
 		}
 		*result = j;
@@ -584,6 +606,36 @@ out:
 	return err;
 }
 
+int cni_ipam_exec(const struct cni_conf *conf, const char *cni_path, const char *command,
+		  const char *stdin_buf, size_t stdin_len, json_t **result, struct cni_err *e)
+{
+	char cmd[32];
+	const char *set[] = {cmd, NULL};
+
+	snprintf(cmd, sizeof(cmd), "CNI_COMMAND=%s", command ? command : "");
+	return cni_ipam_exec_env(conf, cni_path, command ? set : NULL, stdin_buf, stdin_len, result,
+				 e);
+}
+
+int cni_ipam_supports(const struct cni_conf *conf, const char *cni_path, int ver)
+{
+	const char *set[] = {"CNI_COMMAND=VERSION", NULL};
+	struct cni_err e = {0};
+	json_t *r = NULL, *it;
+	char in[64];
+	size_t i;
+	int found = 0;
+
+	snprintf(in, sizeof(in), "{\"cniVersion\":\"%s\"}", cni_versions[ver]);
+	if (cni_ipam_exec_env(conf, cni_path, set, in, strlen(in), &r, &e))
+		return 0;
+	json_array_foreach(json_object_get(r, "supportedVersions"), i,
+			   it) if (json_is_string(it) &&
+				   !strcmp(json_string_value(it), cni_versions[ver])) found = 1;
+	json_decref(r);
+	return found;
+}
+
 int cni_ipam_result_ip(const json_t *result, struct sl_cidr *ip, bool *has_gw, union sl_addr *gw,
 		       struct cni_err *e)
 {
@@ -591,7 +643,8 @@ int cni_ipam_result_ip(const json_t *result, struct sl_cidr *ip, bool *has_gw, u
 	size_t i;
 
 	*has_gw = false;
-	json_array_foreach(ips, i, it) {
+	json_array_foreach(ips, i, it)
+	{
 		const char *a = json_string_value(json_object_get(it, "address"));
 		const char *g = json_string_value(json_object_get(it, "gateway"));
 		__u8 fam;

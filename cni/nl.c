@@ -231,7 +231,7 @@ int cni_nl_link_foreach(struct cni_nl *n, int (*fn)(const struct cni_link *l, vo
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = put_hdr(buf, RTM_GETLINK, NLM_F_DUMP);
 	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-	struct link_walk w = { fn, arg, 0 };
+	struct link_walk w = {fn, arg, 0};
 	int err;
 
 	ifm->ifi_family = AF_UNSPEC;
@@ -269,7 +269,8 @@ static int addr_find_cb(const struct nlmsghdr *nlh, void *data)
 	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET ||
 	    (int)ifa->ifa_index != f->ifindex || ifa->ifa_prefixlen != f->plen)
 		return MNL_CB_OK;
-	mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
+	mnl_attr_for_each(a, nlh, sizeof(*ifa))
+	{
 		if (mnl_attr_get_type(a) == IFA_LOCAL && mnl_attr_get_payload_len(a) == 4 &&
 		    mnl_attr_get_u32(a) == f->addr)
 			f->found = 1;
@@ -282,7 +283,7 @@ int cni_nl_addr_has(struct cni_nl *n, int ifindex, __be32 addr, int plen)
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = put_hdr(buf, RTM_GETADDR, NLM_F_DUMP);
 	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
-	struct addr_find f = { ifindex, plen, 0, addr };
+	struct addr_find f = {ifindex, plen, 0, addr};
 	int err;
 
 	ifa->ifa_family = AF_INET;
@@ -328,7 +329,8 @@ static int route_find_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (nlh->nlmsg_type != RTM_NEWROUTE || rtm->rtm_family != AF_INET || rtm->rtm_dst_len)
 		return MNL_CB_OK;
-	mnl_attr_for_each(a, nlh, sizeof(*rtm)) {
+	mnl_attr_for_each(a, nlh, sizeof(*rtm))
+	{
 		if (mnl_attr_get_payload_len(a) != 4)
 			continue;
 		switch (mnl_attr_get_type(a)) {
@@ -353,7 +355,7 @@ int cni_nl_route_default_has(struct cni_nl *n, int ifindex, __be32 gw)
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = put_hdr(buf, RTM_GETROUTE, NLM_F_DUMP);
 	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	struct route_find f = { ifindex, 0, gw };
+	struct route_find f = {ifindex, 0, gw};
 	int err;
 
 	rtm->rtm_family = AF_INET;

@@ -31,7 +31,8 @@ void cni_nl_close(struct cni_nl *n);
  * in this namespace, peer (peer_name, peer_mac, down) directly in the
  * namespace peer_netns_fd. Returns 0 or -errno (-EEXIST: a name is taken). */
 int cni_nl_veth_create(struct cni_nl *n, const char *host_name, const uint8_t host_mac[6],
-		       const char *peer_name, const uint8_t peer_mac[6], int peer_netns_fd, int mtu);
+		       const char *peer_name, const uint8_t peer_mac[6], int peer_netns_fd,
+		       int mtu);
 /* Turn off IPv6 address generation on ifindex (IN6_ADDR_GEN_MODE_NONE),
  * then bring it up. Returns 0 or -errno. */
 int cni_nl_link_up_no_ipv6(struct cni_nl *n, int ifindex);
@@ -40,7 +41,8 @@ int cni_nl_link_del(struct cni_nl *n, const char *name);
 /* Look a link up by name. Returns 0 or -errno (-ENODEV). */
 int cni_nl_link_get(struct cni_nl *n, const char *name, struct cni_link *l);
 /* Call fn for every link of the namespace. */
-int cni_nl_link_foreach(struct cni_nl *n, int (*fn)(const struct cni_link *l, void *arg), void *arg);
+int cni_nl_link_foreach(struct cni_nl *n, int (*fn)(const struct cni_link *l, void *arg),
+			void *arg);
 /* Add addr/plen on ifindex with scope (RT_SCOPE_*). */
 int cni_nl_addr_add(struct cni_nl *n, int ifindex, __be32 addr, int plen, int scope);
 /* 1 when ifindex carries addr/plen, 0 when not, or -errno. */

@@ -32,8 +32,11 @@ static int parse_proto(const char *s)
 	static const struct {
 		const char *name;
 		int proto;
-	} names[] = { { "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP }, { "icmp", IPPROTO_ICMP },
-		      { "icmpv6", IPPROTO_ICMPV6 }, { "sctp", IPPROTO_SCTP } };
+	} names[] = {{"tcp", IPPROTO_TCP},
+		     {"udp", IPPROTO_UDP},
+		     {"icmp", IPPROTO_ICMP},
+		     {"icmpv6", IPPROTO_ICMPV6},
+		     {"sctp", IPPROTO_SCTP}};
 	char *end;
 	long n;
 
@@ -50,11 +53,11 @@ static int parse_proto(const char *s)
 static int parse_filter(int argc, char **argv, const char *verb, struct ct_filter *f)
 {
 	static const struct option opts[] = {
-		{ "src", required_argument, NULL, 's' },
-		{ "dst", required_argument, NULL, 'd' },
-		{ "proto", required_argument, NULL, 'p' },
-		{ "port", required_argument, NULL, 'P' },
-		{ 0 },
+	    {"src", required_argument, NULL, 's'},
+	    {"dst", required_argument, NULL, 'd'},
+	    {"proto", required_argument, NULL, 'p'},
+	    {"port", required_argument, NULL, 'P'},
+	    {0},
 	};
 	int c;
 
@@ -67,29 +70,34 @@ static int parse_filter(int argc, char **argv, const char *verb, struct ct_filte
 		switch (c) {
 		case 's':
 			if (sl_addr_parse(optarg, &f->src_addr, &f->src_family))
-				return cnictl_usage("ct %s: --src '%s' is not an IP address", verb, optarg);
+				return cnictl_usage("ct %s: --src '%s' is not an IP address", verb,
+						    optarg);
 			f->src = true;
 			break;
 		case 'd':
 			if (sl_addr_parse(optarg, &f->dst_addr, &f->dst_family))
-				return cnictl_usage("ct %s: --dst '%s' is not an IP address", verb, optarg);
+				return cnictl_usage("ct %s: --dst '%s' is not an IP address", verb,
+						    optarg);
 			f->dst = true;
 			break;
 		case 'p':
 			f->proto = parse_proto(optarg);
 			if (f->proto < 0)
-				return cnictl_usage("ct %s: --proto '%s': use tcp, udp, icmp, sctp or a number",
-						    verb, optarg);
+				return cnictl_usage(
+				    "ct %s: --proto '%s': use tcp, udp, icmp, sctp or a number",
+				    verb, optarg);
 			break;
 		case 'P':
 			n = strtol(optarg, &end, 10);
 			if (!*optarg || *end || n < 0 || n > 65535)
-				return cnictl_usage("ct %s: --port '%s' is not a port number", verb, optarg);
+				return cnictl_usage("ct %s: --port '%s' is not a port number", verb,
+						    optarg);
 			f->port = (int)n;
 			break;
 		default:
-			return cnictl_usage("usage: cnictl ct %s [--src IP] [--dst IP] [--proto P] [--port N]",
-					    verb);
+			return cnictl_usage(
+			    "usage: cnictl ct %s [--src IP] [--dst IP] [--proto P] [--port N]",
+			    verb);
 		}
 	}
 	if (optind < argc)
@@ -99,9 +107,11 @@ static int parse_filter(int argc, char **argv, const char *verb, struct ct_filte
 
 static bool match(const struct ct_filter *f, const struct ct_key *k)
 {
-	if (f->src && (k->family != f->src_family || memcmp(&k->saddr, &f->src_addr, sizeof(k->saddr))))
+	if (f->src &&
+	    (k->family != f->src_family || memcmp(&k->saddr, &f->src_addr, sizeof(k->saddr))))
 		return false;
-	if (f->dst && (k->family != f->dst_family || memcmp(&k->daddr, &f->dst_addr, sizeof(k->daddr))))
+	if (f->dst &&
+	    (k->family != f->dst_family || memcmp(&k->daddr, &f->dst_addr, sizeof(k->daddr))))
 		return false;
 	if (f->proto >= 0 && k->proto != f->proto)
 		return false;
@@ -134,7 +144,8 @@ static int open_ct(struct bpf_map_info *info)
 
 	if (fd < 0)
 		return fd;
-	if (info->key_size != sizeof(struct ct_key) || info->value_size != sizeof(struct ct_entry)) {
+	if (info->key_size != sizeof(struct ct_key) ||
+	    info->value_size != sizeof(struct ct_entry)) {
 		cnictl_fail("%s has key/value size %u/%u, this cnictl knows %zu/%zu", SL_MAP_CT,
 			    info->key_size, info->value_size, sizeof(struct ct_key),
 			    sizeof(struct ct_entry));
@@ -148,7 +159,7 @@ static int ct_list(int argc, char **argv)
 {
 	struct bpf_map_info info;
 	struct ct_filter f;
-	struct list_ctx c = { .f = &f };
+	struct list_ctx c = {.f = &f};
 	int fd, err;
 
 	err = parse_filter(argc, argv, "list", &f);
@@ -213,8 +224,8 @@ static void count_flushed(uint64_t n)
 	if (vals && !bpf_map_lookup_elem(fd, &idx, vals)) {
 		vals[0] += n;
 		if (bpf_map_update_elem(fd, &idx, vals, BPF_ANY))
-			fprintf(stderr, "cnictl: couldn't count the flush in %s: %s\n", SL_MAP_CT_STATS,
-				strerror(errno));
+			fprintf(stderr, "cnictl: couldn't count the flush in %s: %s\n",
+				SL_MAP_CT_STATS, strerror(errno));
 	}
 	free(vals);
 	close(fd);
@@ -224,7 +235,7 @@ static int ct_flush(int argc, char **argv)
 {
 	struct bpf_map_info info;
 	struct ct_filter f;
-	struct flush_ctx c = { .f = &f };
+	struct flush_ctx c = {.f = &f};
 	uint64_t deleted = 0;
 	int fd, err;
 
@@ -239,7 +250,8 @@ static int ct_flush(int argc, char **argv)
 	if (err || c.err) {
 		close(fd);
 		free(c.keys);
-		return c.err ? cnictl_fail("out of memory collecting %s entries", SL_MAP_CT) : CNICTL_FAIL;
+		return c.err ? cnictl_fail("out of memory collecting %s entries", SL_MAP_CT)
+			     : CNICTL_FAIL;
 	}
 	for (size_t i = 0; i < c.n; i++) {
 		if (!bpf_map_delete_elem(fd, &c.keys[i]))
@@ -260,14 +272,14 @@ static int ct_flush(int argc, char **argv)
 static int ct_stats(int argc, char **argv)
 {
 	static const char *const names[SL_CT_STAT_MAX] = {
-		[SL_CT_STAT_CREATED] = "created",
-		[SL_CT_STAT_EXPIRED] = "expired",
-		[SL_CT_STAT_CLOSED] = "closed",
-		[SL_CT_STAT_FLUSHED] = "flushed",
+	    [SL_CT_STAT_CREATED] = "created",
+	    [SL_CT_STAT_EXPIRED] = "expired",
+	    [SL_CT_STAT_CLOSED] = "closed",
+	    [SL_CT_STAT_FLUSHED] = "flushed",
 	};
 	struct bpf_map_info info, ct_info;
 	int fd, ct_fd, ncpu = cnictl_ncpus();
-	uint64_t sum[SL_CT_STAT_MAX] = { 0 };
+	uint64_t sum[SL_CT_STAT_MAX] = {0};
 	long live;
 	__u64 *vals;
 
@@ -314,16 +326,22 @@ static int ct_stats(int argc, char **argv)
 }
 
 static const struct cmd ct_verbs[] = {
-	{ .name = "list", .args = "[--src IP] [--dst IP] [--proto P] [--port N]",
-	  .help = "conntrack entries (both scopes), filtered; --port matches either port", .run = ct_list },
-	{ .name = "flush", .args = "[--src IP] [--dst IP] [--proto P] [--port N]",
-	  .help = "delete matching conntrack entries (all without filters)", .run = ct_flush },
-	{ .name = "stats", .help = "created, expired, closed, flushed, evicted and live entries", .run = ct_stats },
-	{ 0 },
+    {.name = "list",
+     .args = "[--src IP] [--dst IP] [--proto P] [--port N]",
+     .help = "conntrack entries (both scopes), filtered; --port matches either port",
+     .run = ct_list},
+    {.name = "flush",
+     .args = "[--src IP] [--dst IP] [--proto P] [--port N]",
+     .help = "delete matching conntrack entries (all without filters)",
+     .run = ct_flush},
+    {.name = "stats",
+     .help = "created, expired, closed, flushed, evicted and live entries",
+     .run = ct_stats},
+    {0},
 };
 
 CNICTL_COMMAND(cmd_ct) = {
-	.name = "ct",
-	.help = "connection tracking table (read from the pinned map)",
-	.subs = ct_verbs,
+    .name = "ct",
+    .help = "connection tracking table (read from the pinned map)",
+    .subs = ct_verbs,
 };

@@ -43,27 +43,28 @@ static void svc_row(const json_t *s)
 	pr_str("namespace", jstr(s, "namespace"));
 	pr_str("name", jstr(s, "name"));
 	pr_str("type", jstr(s, "type"));
-	json_array_foreach(ips, i, v)
-		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%s", i ? "," : "",
-			 json_string_value(v));
-	pr_str("clusterIPs", json_is_true(json_object_get(s, "loadBalanced")) ? buf :
-			     *buf ? buf : "None");
+	json_array_foreach(ips, i, v) snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%s",
+					       i ? "," : "", json_string_value(v));
+	pr_str("clusterIPs", json_is_true(json_object_get(s, "loadBalanced")) ? buf
+			     : *buf					      ? buf
+									      : "None");
 	buf[0] = 0;
-	json_array_foreach(ports, i, v)
-		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%lld/%s", i ? "," : "",
-			 (long long)json_integer_value(json_object_get(v, "port")),
-			 jstr(v, "protocol"));
+	json_array_foreach(ports, i, v) snprintf(
+	    buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%lld/%s", i ? "," : "",
+	    (long long)json_integer_value(json_object_get(v, "port")), jstr(v, "protocol"));
 	pr_str("ports", buf);
 	/* Distinct backends over the frontends would need addresses; per
 	 * frontend counts summed say the same for single-IP Services. */
-	json_array_foreach(fes, i, v) {
+	json_array_foreach(fes, i, v)
+	{
 		active += json_integer_value(json_object_get(v, "activeBackends"));
 		total += json_array_size(json_object_get(v, "backends"));
 	}
 	pr_strf("backends", "%zu/%zu", active, total);
 	if (json_is_integer(json_object_get(s, "affinityTimeoutSeconds")))
-		pr_strf("affinity", "ClientIP(%llds)",
-			(long long)json_integer_value(json_object_get(s, "affinityTimeoutSeconds")));
+		pr_strf(
+		    "affinity", "ClientIP(%llds)",
+		    (long long)json_integer_value(json_object_get(s, "affinityTimeoutSeconds")));
 	else
 		pr_str("affinity", jstr(s, "sessionAffinity"));
 	pr_str("trafficPolicy", jstr(s, "internalTrafficPolicy"));
@@ -73,8 +74,8 @@ static void svc_row(const json_t *s)
 static int svc_list(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "namespace", required_argument, NULL, 'n' },
-		{ 0 },
+	    {"namespace", required_argument, NULL, 'n'},
+	    {0},
 	};
 	json_t *args = NULL, *reply, *svcs, *s;
 	const char *ns = NULL;
@@ -102,8 +103,7 @@ static int svc_list(int argc, char **argv)
 		pr_json_value(NULL, svcs);
 	} else {
 		pr_table_begin(NULL);
-		json_array_foreach(svcs, i, s)
-			svc_row(s);
+		json_array_foreach(svcs, i, s) svc_row(s);
 		pr_table_end();
 	}
 	json_decref(reply);
@@ -152,11 +152,13 @@ static int svc_get(int argc, char **argv)
 	 * still gets a row so that it shows. */
 	pr_table_begin("backends");
 	fes = json_object_get(s, "frontends");
-	json_array_foreach(fes, i, f) {
+	json_array_foreach(fes, i, f)
+	{
 		char fe[96], be[96];
 
 		snprintf(fe, sizeof(fe), "%s", "");
-		hostport(fe, sizeof(fe), jstr(f, "address"), json_integer_value(json_object_get(f, "port")));
+		hostport(fe, sizeof(fe), jstr(f, "address"),
+			 json_integer_value(json_object_get(f, "port")));
 		snprintf(fe + strlen(fe), sizeof(fe) - strlen(fe), "/%s", jstr(f, "protocol"));
 		bes = json_object_get(f, "backends");
 		if (!json_array_size(bes)) {
@@ -170,8 +172,10 @@ static int svc_get(int argc, char **argv)
 			pr_null("local");
 			pr_row_end();
 		}
-		json_array_foreach(bes, j, b) {
-			hostport(be, sizeof(be), jstr(b, "address"), json_integer_value(json_object_get(b, "port")));
+		json_array_foreach(bes, j, b)
+		{
+			hostport(be, sizeof(be), jstr(b, "address"),
+				 json_integer_value(json_object_get(b, "port")));
 			pr_row_begin();
 			pr_str("frontend", fe);
 			pr_u64("svcId", json_integer_value(json_object_get(f, "svcId")));
@@ -190,21 +194,27 @@ static int svc_get(int argc, char **argv)
 }
 
 static const struct cmd svc_verbs[] = {
-	{ .name = "list", .args = "[-n NAMESPACE]", .help = "list Services: cluster IPs, ports, ready/known backends", .run = svc_list },
-	{ .name = "get", .args = "NAMESPACE/NAME", .help = "one Service: frontends and backends with their state", .run = svc_get },
-	{ 0 },
+    {.name = "list",
+     .args = "[-n NAMESPACE]",
+     .help = "list Services: cluster IPs, ports, ready/known backends",
+     .run = svc_list},
+    {.name = "get",
+     .args = "NAMESPACE/NAME",
+     .help = "one Service: frontends and backends with their state",
+     .run = svc_get},
+    {0},
 };
 
 CNICTL_COMMAND(cmd_service) = {
-	.name = "service",
-	.help = "Services as sluiced load-balances them",
-	.subs = svc_verbs,
+    .name = "service",
+    .help = "Services as sluiced load-balances them",
+    .subs = svc_verbs,
 };
 
 /* ---- decoders: include/sluice/lb.h -------------------------------------- */
 
-static const char *const svc_flag_names[] = { "affinity", "local" };
-static const char *const be_flag_names[] = { "local" };
+static const char *const svc_flag_names[] = {"affinity", "local"};
+static const char *const be_flag_names[] = {"local"};
 
 static void svc_key(const void *k)
 {
@@ -228,12 +238,12 @@ static void svc_value(const void *k, const void *v)
 }
 
 CNICTL_DECODER(cnictl_dec_svc) = {
-	.map = SL_MAP_SVC,
-	.doc = "Service frontends: cluster IP:port/proto -> svc id, backend count (0 = refuse), flags",
-	.key_size = sizeof(struct svc_key),
-	.value_size = sizeof(struct svc_val),
-	.key = svc_key,
-	.value = svc_value,
+    .map = SL_MAP_SVC,
+    .doc = "Service frontends: cluster IP:port/proto -> svc id, backend count (0 = refuse), flags",
+    .key_size = sizeof(struct svc_key),
+    .value_size = sizeof(struct svc_val),
+    .key = svc_key,
+    .value = svc_value,
 };
 
 static void u32_key(const char *name, const void *k)
@@ -257,19 +267,19 @@ static void backend_value(const void *k, const void *v)
 	cnictl_pr_addr("address", &b->addr, b->family);
 	pr_u64("port", ntohs(b->port));
 	pr_str("proto", sl_proto_name(b->proto));
-	pr_str("state", b->state == SL_BE_ACTIVE        ? "active" :
-			b->state == SL_BE_TERMINATING ? "terminating" :
-							"?");
+	pr_str("state", b->state == SL_BE_ACTIVE	? "active"
+			: b->state == SL_BE_TERMINATING ? "terminating"
+							: "?");
 	cnictl_pr_flags("flags", b->flags, be_flag_names, 1);
 }
 
 CNICTL_DECODER(cnictl_dec_backend) = {
-	.map = SL_MAP_BACKEND,
-	.doc = "Service backends: id -> address:port/proto, state (active/terminating), flags",
-	.key_size = sizeof(__u32),
-	.value_size = sizeof(struct backend_val),
-	.key = backend_key,
-	.value = backend_value,
+    .map = SL_MAP_BACKEND,
+    .doc = "Service backends: id -> address:port/proto, state (active/terminating), flags",
+    .key_size = sizeof(__u32),
+    .value_size = sizeof(struct backend_val),
+    .key = backend_key,
+    .value = backend_value,
 };
 
 static void maglev_key(const void *k)
@@ -314,12 +324,12 @@ static void maglev_value(const void *k, const void *v)
 }
 
 CNICTL_DECODER(cnictl_dec_maglev) = {
-	.map = SL_MAP_MAGLEV,
-	.doc = "Maglev tables: svc id -> slots per backend id (tables of the default size M)",
-	.key_size = sizeof(__u32),
-	.value_size = SL_MAGLEV_VALUE_SIZE(SL_MAGLEV_M_DEFAULT),
-	.key = maglev_key,
-	.value = maglev_value,
+    .map = SL_MAP_MAGLEV,
+    .doc = "Maglev tables: svc id -> slots per backend id (tables of the default size M)",
+    .key_size = sizeof(__u32),
+    .value_size = SL_MAGLEV_VALUE_SIZE(SL_MAGLEV_M_DEFAULT),
+    .key = maglev_key,
+    .value = maglev_value,
 };
 
 static void affinity_key(const void *k)
@@ -338,16 +348,17 @@ static void affinity_value(const void *k, const void *v)
 	(void)k;
 	pr_u64("backendId", a->backend_id);
 	/* Seconds since last use; the Service's timeout decides staleness. */
-	pr_s64("idleSeconds", now > a->last_used_ns ? (int64_t)((now - a->last_used_ns) / 1000000000ull) : 0);
+	pr_s64("idleSeconds",
+	       now > a->last_used_ns ? (int64_t)((now - a->last_used_ns) / 1000000000ull) : 0);
 }
 
 CNICTL_DECODER(cnictl_dec_affinity) = {
-	.map = SL_MAP_AFFINITY,
-	.doc = "ClientIP session affinity: client + svc id -> backend id, idle seconds",
-	.key_size = sizeof(struct affinity_key),
-	.value_size = sizeof(struct affinity_val),
-	.key = affinity_key,
-	.value = affinity_value,
+    .map = SL_MAP_AFFINITY,
+    .doc = "ClientIP session affinity: client + svc id -> backend id, idle seconds",
+    .key_size = sizeof(struct affinity_key),
+    .value_size = sizeof(struct affinity_val),
+    .key = affinity_key,
+    .value = affinity_value,
 };
 
 static void revnat_key(const void *k)
@@ -365,12 +376,12 @@ static void revnat_value(const void *k, const void *v)
 }
 
 CNICTL_DECODER(cnictl_dec_revnat) = {
-	.map = SL_MAP_REVNAT,
-	.doc = "reverse NAT: rev-nat id -> the frontend replies must come from",
-	.key_size = sizeof(__u32),
-	.value_size = sizeof(struct revnat_val),
-	.key = revnat_key,
-	.value = revnat_value,
+    .map = SL_MAP_REVNAT,
+    .doc = "reverse NAT: rev-nat id -> the frontend replies must come from",
+    .key_size = sizeof(__u32),
+    .value_size = sizeof(struct revnat_val),
+    .key = revnat_key,
+    .value = revnat_value,
 };
 
 static void lb_netns_key(const void *k)
@@ -391,12 +402,12 @@ static void lb_netns_value(const void *k, const void *v)
 }
 
 CNICTL_DECODER(cnictl_dec_lb_netns) = {
-	.map = SL_MAP_LB_NETNS,
-	.doc = "network namespaces (pod netns cookies) where socket-level Service translation acts",
-	.key_size = sizeof(__u64),
-	.value_size = sizeof(__u32),
-	.key = lb_netns_key,
-	.value = lb_netns_value,
+    .map = SL_MAP_LB_NETNS,
+    .doc = "network namespaces (pod netns cookies) where socket-level Service translation acts",
+    .key_size = sizeof(__u64),
+    .value_size = sizeof(__u32),
+    .key = lb_netns_key,
+    .value = lb_netns_value,
 };
 
 static void sk_revnat_key(const void *k)
@@ -419,10 +430,10 @@ static void sk_revnat_value(const void *k, const void *v)
 }
 
 CNICTL_DECODER(cnictl_dec_sk_revnat) = {
-	.map = SL_MAP_SK_REVNAT,
-	.doc = "socket-level reverse NAT: socket + backend -> the frontend reported to the app",
-	.key_size = sizeof(struct sk_revnat_key),
-	.value_size = sizeof(struct sk_revnat_val),
-	.key = sk_revnat_key,
-	.value = sk_revnat_value,
+    .map = SL_MAP_SK_REVNAT,
+    .doc = "socket-level reverse NAT: socket + backend -> the frontend reported to the app",
+    .key_size = sizeof(struct sk_revnat_key),
+    .value_size = sizeof(struct sk_revnat_val),
+    .key = sk_revnat_key,
+    .value = sk_revnat_value,
 };

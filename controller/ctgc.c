@@ -55,7 +55,7 @@ int ctgc_run(int ct_fd, int stats_fd, uint64_t now_ns, unsigned int budget, stru
 {
 	struct ct_key cur, next;
 	struct ct_entry ent;
-	struct ctgc_pass p = { 0 };
+	struct ctgc_pass p = {0};
 	bool have_cur = false;
 	int ret = 0;
 
@@ -139,7 +139,8 @@ static void ctgc_tick(void)
 	ct_fd = ctl_map_fd(SL_MAP_CT);
 	if (ct_fd < 0) {
 		if (!reported)
-			pr_warn("conntrack GC: %s is not available: %s\n", SL_MAP_CT, strerror(-ct_fd));
+			pr_warn("conntrack GC: %s is not available: %s\n", SL_MAP_CT,
+				strerror(-ct_fd));
 		reported = true;
 		return;
 	}

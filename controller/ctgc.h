@@ -8,13 +8,13 @@
 #include <stdint.h>
 
 #define CTGC_INTERVAL_MS 1000
-#define CTGC_BUDGET      4096 /* entries visited per tick: a few ms of syscalls */
+#define CTGC_BUDGET	 4096 /* entries visited per tick: a few ms of syscalls */
 
 struct ctgc_pass {
 	uint64_t visited;
 	uint64_t expired; /* deleted, were not closing */
 	uint64_t closed;  /* deleted after FIN/RST (state CLOSING) */
-	bool wrapped;     /* the walk reached the end of the map this call */
+	bool wrapped;	  /* the walk reached the end of the map this call */
 };
 
 /* Visit up to budget entries of the conntrack map ct_fd from where the

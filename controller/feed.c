@@ -355,8 +355,10 @@ static void prune(const struct kind_ops *ops, json_t *obj)
 	}
 }
 
-/* A validated deep copy of obj (kind/apiVersion filled from the defaults
- * given), or NULL with err set. *ops_out is its handler. */
+/* obj validated, defaulted and pruned in place (kind/apiVersion filled
+ * from the defaults given): a new reference, or NULL with err set (obj may
+ * then be half-defaulted: the value is refused as a whole). *ops_out is
+ * its handler. */
 static json_t *prepare(const json_t *obj, const char *dflt_kind, const char *dflt_av,
 		       const struct kind_ops **ops_out, char *err, size_t errlen)
 {
@@ -391,7 +393,9 @@ static json_t *prepare(const json_t *obj, const char *dflt_kind, const char *dfl
 	ops = lookup_kind(kind, av && *av ? av : NULL, err, errlen);
 	if (!ops)
 		return NULL;
-	c = json_deep_copy(obj);
+	/* In place, not a copy: the caller is done with the value (feed.h),
+	 * and a deep copy of every object was a fifth of the feed's CPU. */
+	c = json_incref((json_t *)obj);
 	if (!c || json_object_set_new(c, "kind", json_string(ops->kind)) ||
 	    json_object_set_new(c, "apiVersion", json_string(ops->api_version))) {
 		json_decref(c);
@@ -478,11 +482,7 @@ static json_t *prepare_delete(const json_t *obj, const struct kind_ops **ops_out
 	ops = lookup_kind(kind, av && *av ? av : NULL, err, errlen);
 	if (!ops)
 		return NULL;
-	c = json_deep_copy(obj);
-	if (!c) {
-		snprintf(err, errlen, "%s: out of memory", kind);
-		return NULL;
-	}
+	c = json_incref((json_t *)obj); /* in place, as prepare() */
 	rc = k8s_validate_metadata(&K8S_VCTX(c, err, errlen), c, ops->namespaced, NULL);
 	if (rc) {
 		json_decref(c);

@@ -9,12 +9,12 @@
 #include "k8s_util.h"
 #include "services.h"
 
-#define SVC_MAX_PORTS      K8S_MAX_ITEMS
-#define SLICE_MAX_EPS      1000 /* discovery/v1 maxEndpoints */
-#define SLICE_MAX_PORTS    100  /* discovery/v1 maxPorts */
-#define SLICE_MAX_ADDRS    100  /* per endpoint */
+#define SVC_MAX_PORTS	   K8S_MAX_ITEMS
+#define SLICE_MAX_EPS	   1000 /* discovery/v1 maxEndpoints */
+#define SLICE_MAX_PORTS	   100	/* discovery/v1 maxPorts */
+#define SLICE_MAX_ADDRS	   100	/* per endpoint */
 #define AFFINITY_DEFAULT_S 10800
-#define AFFINITY_MAX_S     86400
+#define AFFINITY_MAX_S	   86400
 
 static bool one_of(const char *s, const char *const *vals)
 {
@@ -46,7 +46,10 @@ static int get_enum(const struct k8s_vctx *v, json_t *spec, const char *key, con
 
 		for (const char *const *p = vals; *p; p++)
 			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
-				 p == vals ? "" : p[1] ? ", " : " or ", *p);
+				 p == vals ? ""
+				 : p[1]	   ? ", "
+					   : " or ",
+				 *p);
 		return k8s_fail(v, "%s.%s: must be %s, not '%.32s'", path, key, list, s);
 	}
 	*out = s;
@@ -84,7 +87,8 @@ static int validate_cluster_ips(const struct k8s_vctx *v, json_t *spec, const ch
 		if (!first)
 			return k8s_fail(v, "spec.clusterIPs[0]: must be a string");
 		if (cip && strcmp(cip, first))
-			return k8s_fail(v, "spec.clusterIPs[0]: must equal spec.clusterIP ('%.46s')", cip);
+			return k8s_fail(
+			    v, "spec.clusterIPs[0]: must equal spec.clusterIP ('%.46s')", cip);
 		if (!cip) {
 			cip = first;
 			if (json_object_set_new(spec, "clusterIP", json_string(cip)))
@@ -102,7 +106,8 @@ static int validate_cluster_ips(const struct k8s_vctx *v, json_t *spec, const ch
 	n = json_array_size(ips);
 	if (!strcmp(cip, "None")) {
 		if (n != 1)
-			return k8s_fail(v, "spec.clusterIPs: must be [\"None\"] for a headless Service");
+			return k8s_fail(
+			    v, "spec.clusterIPs: must be [\"None\"] for a headless Service");
 		if (strcmp(type, "ClusterIP"))
 			return k8s_fail(v, "spec.clusterIP: \"None\" needs type ClusterIP");
 		*headless = true;
@@ -122,13 +127,14 @@ static int validate_cluster_ips(const struct k8s_vctx *v, json_t *spec, const ch
 		json_t *fam = json_array();
 
 		for (size_t i = 0; fam && i < n; i++)
-			json_array_append_new(fam, json_string(a[i].family == SL_AF_INET ? "IPv4" : "IPv6"));
+			json_array_append_new(
+			    fam, json_string(a[i].family == SL_AF_INET ? "IPv4" : "IPv6"));
 		if (!fam || json_object_set_new(spec, "ipFamilies", fam))
 			return k8s_fail_errno(v, -ENOMEM, "spec.ipFamilies: out of memory");
 	}
 	{
-		static const char *const pol[] = { "SingleStack", "PreferDualStack",
-						   "RequireDualStack", NULL };
+		static const char *const pol[] = {"SingleStack", "PreferDualStack",
+						  "RequireDualStack", NULL};
 		const char *p;
 
 		rc = get_enum(v, spec, "ipFamilyPolicy", "spec", pol,
@@ -136,7 +142,8 @@ static int validate_cluster_ips(const struct k8s_vctx *v, json_t *spec, const ch
 		if (rc)
 			return rc;
 		if (n == 2 && !strcmp(p, "SingleStack"))
-			return k8s_fail(v, "spec.ipFamilyPolicy: SingleStack allows one cluster IP, got 2");
+			return k8s_fail(
+			    v, "spec.ipFamilyPolicy: SingleStack allows one cluster IP, got 2");
 	}
 	return 0;
 }
@@ -154,7 +161,8 @@ static int validate_service_ports(const struct k8s_vctx *v, json_t *spec, const 
 	n = json_array_size(ports);
 	if (!n && !headless && strcmp(type, "ExternalName"))
 		return k8s_fail(v, "spec.ports: required (at least one port)");
-	json_array_foreach(ports, i, p) {
+	json_array_foreach(ports, i, p)
+	{
 		char path[48];
 		const char *name, *tname;
 		uint16_t port, tnum;
@@ -168,7 +176,8 @@ static int validate_service_ports(const struct k8s_vctx *v, json_t *spec, const 
 		if (rc)
 			return rc;
 		if (name && *name && !k8s_is_dns1123_label(name))
-			return k8s_fail(v, "%s.name: must be a DNS-1123 label, not '%.63s'", path, name);
+			return k8s_fail(v, "%s.name: must be a DNS-1123 label, not '%.63s'", path,
+					name);
 		rc = k8s_default_protocol(v, p, "protocol", path, &proto);
 		if (rc)
 			return rc;
@@ -184,21 +193,22 @@ static int validate_service_ports(const struct k8s_vctx *v, json_t *spec, const 
 		if (rc)
 			return rc;
 		if (node_port && strcmp(type, "NodePort") && strcmp(type, "LoadBalancer"))
-			return k8s_fail(v, "%s.nodePort: only allowed for type NodePort or LoadBalancer",
-					path);
+			return k8s_fail(
+			    v, "%s.nodePort: only allowed for type NodePort or LoadBalancer", path);
 		/* Names and (port, protocol) pairs are unique. */
 		for (size_t j = 0; j < i; j++) {
 			json_t *q = json_array_get(ports, j);
 			const char *qn = json_string_value(json_object_get(q, "name"));
 
 			if (name && qn && !strcmp(name, qn))
-				return k8s_fail(v, "%s.name: duplicate of spec.ports[%zu] ('%s')", path,
-						j, name);
+				return k8s_fail(v, "%s.name: duplicate of spec.ports[%zu] ('%s')",
+						path, j, name);
 			if (json_integer_value(json_object_get(q, "port")) == port &&
 			    !strcmp(json_string_value(json_object_get(q, "protocol")),
 				    json_string_value(json_object_get(p, "protocol"))))
-				return k8s_fail(v, "%s: duplicate of spec.ports[%zu] (%u/%s)", path, j,
-						port, json_string_value(json_object_get(p, "protocol")));
+				return k8s_fail(v, "%s: duplicate of spec.ports[%zu] (%u/%s)", path,
+						j, port,
+						json_string_value(json_object_get(p, "protocol")));
 		}
 	}
 	return 0;
@@ -206,7 +216,7 @@ static int validate_service_ports(const struct k8s_vctx *v, json_t *spec, const 
 
 static int validate_affinity(const struct k8s_vctx *v, json_t *spec)
 {
-	static const char *const vals[] = { "None", "ClientIP", NULL };
+	static const char *const vals[] = {"None", "ClientIP", NULL};
 	json_t *cfg, *cip;
 	const char *aff;
 	long long t;
@@ -220,13 +230,15 @@ static int validate_affinity(const struct k8s_vctx *v, json_t *spec)
 		return rc;
 	if (!strcmp(aff, "None")) {
 		if (cfg && json_object_size(cfg))
-			return k8s_fail(v, "spec.sessionAffinityConfig: must not be set when sessionAffinity is None");
+			return k8s_fail(v, "spec.sessionAffinityConfig: must not be set when "
+					   "sessionAffinity is None");
 		return 0;
 	}
 	if (!cfg) {
 		cfg = json_object();
 		if (!cfg || json_object_set_new(spec, "sessionAffinityConfig", cfg))
-			return k8s_fail_errno(v, -ENOMEM, "spec.sessionAffinityConfig: out of memory");
+			return k8s_fail_errno(v, -ENOMEM,
+					      "spec.sessionAffinityConfig: out of memory");
 	}
 	rc = k8s_get_object(v, cfg, "clientIP", "spec.sessionAffinityConfig", false, &cip);
 	if (rc)
@@ -234,7 +246,8 @@ static int validate_affinity(const struct k8s_vctx *v, json_t *spec)
 	if (!cip) {
 		cip = json_object();
 		if (!cip || json_object_set_new(cfg, "clientIP", cip))
-			return k8s_fail_errno(v, -ENOMEM, "spec.sessionAffinityConfig: out of memory");
+			return k8s_fail_errno(v, -ENOMEM,
+					      "spec.sessionAffinityConfig: out of memory");
 	}
 	rc = k8s_get_int(v, cip, "timeoutSeconds", "spec.sessionAffinityConfig.clientIP", false, 1,
 			 AFFINITY_MAX_S, AFFINITY_DEFAULT_S, &t);
@@ -247,9 +260,9 @@ static int validate_affinity(const struct k8s_vctx *v, json_t *spec)
 
 static int service_validate(json_t *obj, char *err, size_t errlen)
 {
-	static const char *const types[] = { "ClusterIP", "NodePort", "LoadBalancer",
-					     "ExternalName", NULL };
-	static const char *const policies[] = { "Cluster", "Local", NULL };
+	static const char *const types[] = {"ClusterIP", "NodePort", "LoadBalancer", "ExternalName",
+					    NULL};
+	static const char *const policies[] = {"Cluster", "Local", NULL};
 	struct k8s_vctx v = K8S_VCTX(obj, err, errlen);
 	json_t *spec, *ext_ips, *ip;
 	const char *type, *s;
@@ -271,7 +284,8 @@ static int service_validate(json_t *obj, char *err, size_t errlen)
 		if (rc)
 			return rc;
 		if (!k8s_is_dns1123_subdomain(s))
-			return k8s_fail(&v, "spec.externalName: must be a DNS-1123 subdomain, not '%.64s'", s);
+			return k8s_fail(
+			    &v, "spec.externalName: must be a DNS-1123 subdomain, not '%.64s'", s);
 	}
 	rc = validate_cluster_ips(&v, spec, type, &headless);
 	if (rc)
@@ -299,7 +313,8 @@ static int service_validate(json_t *obj, char *err, size_t errlen)
 		if (rc)
 			return rc;
 		if (s && *s)
-			return k8s_fail(&v, "spec.externalTrafficPolicy: only allowed for type NodePort or LoadBalancer");
+			return k8s_fail(&v, "spec.externalTrafficPolicy: only allowed for type "
+					    "NodePort or LoadBalancer");
 	}
 	{
 		bool b;
@@ -308,10 +323,12 @@ static int service_validate(json_t *obj, char *err, size_t errlen)
 		if (rc)
 			return rc;
 	}
-	rc = k8s_get_array(&v, spec, "externalIPs", "spec.externalIPs", false, K8S_MAX_ITEMS, &ext_ips);
+	rc = k8s_get_array(&v, spec, "externalIPs", "spec.externalIPs", false, K8S_MAX_ITEMS,
+			   &ext_ips);
 	if (rc)
 		return rc;
-	json_array_foreach(ext_ips, i, ip) {
+	json_array_foreach(ext_ips, i, ip)
+	{
 		char path[64];
 
 		snprintf(path, sizeof(path), "spec.externalIPs[%zu]", i);
@@ -325,7 +342,7 @@ static int service_validate(json_t *obj, char *err, size_t errlen)
 static int validate_slice_endpoint(const struct k8s_vctx *v, json_t *ep, size_t i,
 				   const char *atype)
 {
-	static const char *const conds[] = { "ready", "serving", "terminating", NULL };
+	static const char *const conds[] = {"ready", "serving", "terminating", NULL};
 	char path[48];
 	json_t *addrs, *a, *c;
 	const char *s;
@@ -340,22 +357,24 @@ static int validate_slice_endpoint(const struct k8s_vctx *v, json_t *ep, size_t 
 		return rc;
 	if (!json_array_size(addrs))
 		return k8s_fail(v, "%s.addresses: must have at least one address", path);
-	json_array_foreach(addrs, j, a) {
+	json_array_foreach(addrs, j, a)
+	{
 		char ap[96];
 		struct sl_cidr c4;
 
 		snprintf(ap, sizeof(ap), "%s.addresses[%zu]", path, j);
 		if (!strcmp(atype, "FQDN")) {
 			if (!json_is_string(a) || !k8s_is_dns1123_subdomain(json_string_value(a)))
-				return k8s_fail(v, "%s: must be a DNS-1123 subdomain (addressType FQDN)", ap);
+				return k8s_fail(
+				    v, "%s: must be a DNS-1123 subdomain (addressType FQDN)", ap);
 			continue;
 		}
 		rc = k8s_check_ip(v, a, ap, &c4);
 		if (rc)
 			return rc;
 		if ((c4.family == SL_AF_INET) != !strcmp(atype, "IPv4"))
-			return k8s_fail(v, "%s: must be an %s address (addressType), not '%.46s'", ap,
-					atype, json_string_value(a));
+			return k8s_fail(v, "%s: must be an %s address (addressType), not '%.46s'",
+					ap, atype, json_string_value(a));
 	}
 	rc = k8s_get_object(v, ep, "conditions", path, false, &c);
 	if (rc)
@@ -372,7 +391,8 @@ static int validate_slice_endpoint(const struct k8s_vctx *v, json_t *ep, size_t 
 	if (rc)
 		return rc;
 	if (s && *s && !k8s_is_dns1123_subdomain(s))
-		return k8s_fail(v, "%s.nodeName: must be a DNS-1123 subdomain, not '%.64s'", path, s);
+		return k8s_fail(v, "%s.nodeName: must be a DNS-1123 subdomain, not '%.64s'", path,
+				s);
 	rc = k8s_get_string(v, ep, "hostname", path, false, &s);
 	if (rc)
 		return rc;
@@ -387,7 +407,7 @@ static int validate_slice_endpoint(const struct k8s_vctx *v, json_t *ep, size_t 
 
 static int slice_validate(json_t *obj, char *err, size_t errlen)
 {
-	static const char *const atypes[] = { "IPv4", "IPv6", "FQDN", NULL };
+	static const char *const atypes[] = {"IPv4", "IPv6", "FQDN", NULL};
 	struct k8s_vctx v = K8S_VCTX(obj, err, errlen);
 	json_t *eps, *ports, *x;
 	const char *atype, *svc;
@@ -404,7 +424,9 @@ static int slice_validate(json_t *obj, char *err, size_t errlen)
 		return k8s_fail(&v, "addressType: must be IPv4, IPv6 or FQDN, not '%.32s'", atype);
 	svc = json_string_value(json_object_get(k8s_labels(obj), "kubernetes.io/service-name"));
 	if (svc && *svc && !k8s_is_dns1035_label(svc))
-		return k8s_fail(&v, "metadata.labels.kubernetes.io/service-name: must name a Service (DNS-1035 label), not '%.63s'",
+		return k8s_fail(&v,
+				"metadata.labels.kubernetes.io/service-name: must name a Service "
+				"(DNS-1035 label), not '%.63s'",
 				svc);
 	/* The API requires the member but real clients omit an empty list. */
 	rc = k8s_get_array(&v, obj, "endpoints", NULL, false, SLICE_MAX_EPS, &eps);
@@ -412,7 +434,8 @@ static int slice_validate(json_t *obj, char *err, size_t errlen)
 		return rc;
 	if (!eps && json_object_set_new(obj, "endpoints", json_array()))
 		return k8s_fail_errno(&v, -ENOMEM, "endpoints: out of memory");
-	json_array_foreach(eps, i, x) {
+	json_array_foreach(eps, i, x)
+	{
 		rc = validate_slice_endpoint(&v, x, i, atype);
 		if (rc)
 			return rc;
@@ -420,7 +443,8 @@ static int slice_validate(json_t *obj, char *err, size_t errlen)
 	rc = k8s_get_array(&v, obj, "ports", NULL, false, SLICE_MAX_PORTS, &ports);
 	if (rc)
 		return rc;
-	json_array_foreach(ports, i, x) {
+	json_array_foreach(ports, i, x)
+	{
 		char path[48];
 		const char *name;
 		long long port;
@@ -432,7 +456,8 @@ static int slice_validate(json_t *obj, char *err, size_t errlen)
 		if (rc)
 			return rc;
 		if (name && *name && !k8s_is_dns1123_label(name))
-			return k8s_fail(&v, "%s.name: must be a DNS-1123 label, not '%.63s'", path, name);
+			return k8s_fail(&v, "%s.name: must be a DNS-1123 label, not '%.63s'", path,
+					name);
 		if (!name && json_object_set_new(x, "name", json_string("")))
 			return k8s_fail_errno(&v, -ENOMEM, "%s.name: out of memory", path);
 		rc = k8s_default_protocol(&v, x, "protocol", path, NULL);
@@ -443,11 +468,12 @@ static int slice_validate(json_t *obj, char *err, size_t errlen)
 		if (rc)
 			return rc;
 		for (size_t j = 0; j < i; j++) {
-			const char *qn = json_string_value(json_object_get(json_array_get(ports, j), "name"));
+			const char *qn =
+			    json_string_value(json_object_get(json_array_get(ports, j), "name"));
 
 			if (!strcmp(qn ? qn : "", name ? name : ""))
-				return k8s_fail(&v, "%s.name: duplicate of ports[%zu] ('%s')", path, j,
-						name ? name : "");
+				return k8s_fail(&v, "%s.name: duplicate of ports[%zu] ('%s')", path,
+						j, name ? name : "");
 		}
 	}
 	return 0;
@@ -464,17 +490,17 @@ static int slice_apply(const json_t *old, const json_t *new, char *err, size_t e
 }
 
 const struct kind_ops kind_service = {
-	.kind = "Service",
-	.api_version = "v1",
-	.namespaced = true,
-	.validate = service_validate,
-	.apply = service_apply,
+    .kind = "Service",
+    .api_version = "v1",
+    .namespaced = true,
+    .validate = service_validate,
+    .apply = service_apply,
 };
 
 const struct kind_ops kind_endpointslice = {
-	.kind = "EndpointSlice",
-	.api_version = "discovery.k8s.io/v1",
-	.namespaced = true,
-	.validate = slice_validate,
-	.apply = slice_apply,
+    .kind = "EndpointSlice",
+    .api_version = "discovery.k8s.io/v1",
+    .namespaced = true,
+    .validate = slice_validate,
+    .apply = slice_apply,
 };

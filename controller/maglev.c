@@ -55,8 +55,7 @@ static int cmp_backend(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-int maglev_build(const struct maglev_backend *backends, size_t n, uint32_t *table,
-		 unsigned int m)
+int maglev_build(const struct maglev_backend *backends, size_t n, uint32_t *table, unsigned int m)
 {
 	const struct maglev_backend **order = NULL;
 	uint64_t *offset = NULL, *skip = NULL, *next = NULL;

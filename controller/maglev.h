@@ -14,7 +14,7 @@
 
 struct maglev_backend {
 	const char *name; /* stable identity, e.g. "10.244.1.5:8080/TCP" */
-	uint32_t id;      /* value written into the slots */
+	uint32_t id;	  /* value written into the slots */
 };
 
 /* True when m is prime (Maglev requires a prime table size). */
@@ -27,7 +27,6 @@ void maglev_hashes(const char *name, uint64_t *h1, uint64_t *h2);
  * names (not on the order of backends[]): backends are populated in name
  * order. m must be prime and >= n. With n == 0 every slot is 0.
  * Returns 0, -EINVAL (m not prime, m < n, duplicate names) or -ENOMEM. */
-int maglev_build(const struct maglev_backend *backends, size_t n, uint32_t *table,
-		 unsigned int m);
+int maglev_build(const struct maglev_backend *backends, size_t n, uint32_t *table, unsigned int m);
 
 #endif

@@ -182,7 +182,8 @@ int svc_def_parse(const json_t *obj, struct svc_def **out)
 	copy_str(d->type, sizeof(d->type), s ? s : "ClusterIP");
 	d->load_balanced = strcmp(d->type, "ExternalName") != 0;
 	ips = json_object_get(spec, "clusterIPs");
-	json_array_foreach(ips, i, v) {
+	json_array_foreach(ips, i, v)
+	{
 		s = json_string_value(v);
 		if (!s || !strcmp(s, "None")) {
 			d->load_balanced = false;
@@ -204,7 +205,8 @@ int svc_def_parse(const json_t *obj, struct svc_def **out)
 			return -ENOMEM;
 		}
 	}
-	json_array_foreach(ports, i, v) {
+	json_array_foreach(ports, i, v)
+	{
 		struct svc_port *p = &d->ports[d->n_ports++];
 
 		copy_str(p->name, sizeof(p->name), json_string_value(json_object_get(v, "name")));
@@ -214,8 +216,8 @@ int svc_def_parse(const json_t *obj, struct svc_def **out)
 	s = json_string_value(json_object_get(spec, "sessionAffinity"));
 	if (s && !strcmp(s, "ClientIP")) {
 		json_int_t t = json_integer_value(json_object_get(
-			json_object_get(json_object_get(spec, "sessionAffinityConfig"), "clientIP"),
-			"timeoutSeconds"));
+		    json_object_get(json_object_get(spec, "sessionAffinityConfig"), "clientIP"),
+		    "timeoutSeconds"));
 
 		d->affinity = true;
 		d->affinity_timeout = t > 0 ? (uint32_t)t : 10800;
@@ -248,7 +250,8 @@ static bool cond(const json_t *conds, const char *key, bool dflt)
 
 int svc_slice_parse(const json_t *obj, struct svc_slice **out)
 {
-	const json_t *ports = json_object_get(obj, "ports"), *eps = json_object_get(obj, "endpoints");
+	const json_t *ports = json_object_get(obj, "ports"),
+		     *eps = json_object_get(obj, "endpoints");
 	const char *at = json_string_value(json_object_get(obj, "addressType"));
 	const json_t *v;
 	struct svc_slice *s;
@@ -262,13 +265,17 @@ int svc_slice_parse(const json_t *obj, struct svc_slice **out)
 	copy_str(s->name, sizeof(s->name), k8s_name(obj));
 	copy_str(s->service, sizeof(s->service),
 		 json_string_value(json_object_get(k8s_labels(obj), SVC_LABEL)));
-	s->family = at && !strcmp(at, "IPv4") ? SL_AF_INET : at && !strcmp(at, "IPv6") ? SL_AF_INET6 : 0;
-	if ((json_array_size(ports) && !(s->ports = calloc(json_array_size(ports), sizeof(*s->ports)))) ||
+	s->family = at && !strcmp(at, "IPv4")	? SL_AF_INET
+		    : at && !strcmp(at, "IPv6") ? SL_AF_INET6
+						: 0;
+	if ((json_array_size(ports) &&
+	     !(s->ports = calloc(json_array_size(ports), sizeof(*s->ports)))) ||
 	    (json_array_size(eps) && !(s->eps = calloc(json_array_size(eps), sizeof(*s->eps))))) {
 		svc_slice_free(s);
 		return -ENOMEM;
 	}
-	json_array_foreach(ports, i, v) {
+	json_array_foreach(ports, i, v)
+	{
 		struct svc_slice_port *p = &s->ports[s->n_ports++];
 		json_int_t n = json_integer_value(json_object_get(v, "port"));
 
@@ -276,9 +283,11 @@ int svc_slice_parse(const json_t *obj, struct svc_slice **out)
 		p->proto = proto_of(v);
 		p->port = n > 0 && n <= 65535 ? (uint16_t)n : 0;
 	}
-	json_array_foreach(eps, i, v) {
+	json_array_foreach(eps, i, v)
+	{
 		const json_t *conds = json_object_get(v, "conditions");
-		const char *addr = json_string_value(json_array_get(json_object_get(v, "addresses"), 0));
+		const char *addr =
+		    json_string_value(json_array_get(json_object_get(v, "addresses"), 0));
 		struct svc_slice_ep *e;
 
 		/* FQDN slices carry names, which this datapath does not resolve. */
@@ -295,7 +304,8 @@ int svc_slice_parse(const json_t *obj, struct svc_slice **out)
 		e->ready = cond(conds, "ready", true);
 		e->serving = cond(conds, "serving", e->ready);
 		e->terminating = cond(conds, "terminating", false);
-		copy_str(e->node, sizeof(e->node), json_string_value(json_object_get(v, "nodeName")));
+		copy_str(e->node, sizeof(e->node),
+			 json_string_value(json_object_get(v, "nodeName")));
 	}
 	*out = s;
 	return 0;
@@ -437,10 +447,10 @@ int svc_model_build(const struct svc_def *def, struct svc_slice *const *slices, 
 struct be_ref {
 	char key[SL_ADDR_STRLEN + 16];
 	uint32_t id;
-	unsigned int refs;       /* frontends whose backend list names it */
+	unsigned int refs;	 /* frontends whose backend list names it */
 	unsigned int ready_refs; /* of which see it ready */
-	bool in_map;             /* sluice_backend[id] written */
-	struct backend_val val;  /* what is written */
+	bool in_map;		 /* sluice_backend[id] written */
+	struct backend_val val;	 /* what is written */
 };
 
 /* A frontend as written. */
@@ -468,29 +478,31 @@ struct svc_entry {
 };
 
 static struct {
-	struct smap entries;   /* "ns/service" -> svc_entry */
-	struct smap slices;    /* "ns/slice" -> svc_slice */
-	struct smap backends;  /* "addr:port/PROTO" -> be_ref */
-	struct smap frontends; /* "addr:port/PROTO" -> svc_entry owning it */
+	struct smap entries;	/* "ns/service" -> svc_entry */
+	struct smap slices;	/* "ns/slice" -> svc_slice */
+	struct smap backends;	/* "addr:port/PROTO" -> be_ref */
+	struct smap frontends;	/* "addr:port/PROTO" -> svc_entry owning it */
 	struct smap adopted_fe; /* restart: "addr:port/PROTO" -> struct adopted */
-	struct smap be_by_id;   /* "id" -> be_ref */
+	struct smap be_by_id;	/* "id" -> be_ref */
 	uint32_t next_be_id, next_fe_id;
 	bool init_done;
 	bool gc_done;
 	bool model_only; /* no pin root: keep the model, write no map */
 	int fd_svc, fd_be, fd_maglev, fd_revnat;
+	int fd_affinity; /* optional: stale ClientIP entries are purged when present */
 	bool fds_injected;
 	unsigned int m;
 	uint32_t *table;      /* scratch, m slots */
 	uint32_t *prev_table; /* scratch: the table being replaced, for rollback */
-} S = { .fd_svc = -1, .fd_be = -1, .fd_maglev = -1, .fd_revnat = -1 };
+} S = {.fd_svc = -1, .fd_be = -1, .fd_maglev = -1, .fd_revnat = -1, .fd_affinity = -1};
 
 static const char *proto_str(uint8_t p)
 {
 	return k8s_protocol_name(p);
 }
 
-static void endpoint_key(char *buf, size_t len, const struct sl_cidr *a, uint16_t port, uint8_t proto)
+static void endpoint_key(char *buf, size_t len, const struct sl_cidr *a, uint16_t port,
+			 uint8_t proto)
 {
 	char ab[SL_ADDR_STRLEN];
 
@@ -501,14 +513,14 @@ static void endpoint_key(char *buf, size_t len, const struct sl_cidr *a, uint16_
 
 static void svc_key_str(char *buf, size_t len, const struct svc_key *k)
 {
-	struct sl_cidr a = { .addr = k->addr, .family = k->family };
+	struct sl_cidr a = {.addr = k->addr, .family = k->family};
 
 	endpoint_key(buf, len, &a, ntohs(k->port), k->proto);
 }
 
 static void be_key_str(char *buf, size_t len, const struct backend_val *v)
 {
-	struct sl_cidr a = { .addr = v->addr, .family = v->family };
+	struct sl_cidr a = {.addr = v->addr, .family = v->family};
 
 	endpoint_key(buf, len, &a, ntohs(v->port), v->proto);
 }
@@ -549,7 +561,7 @@ static void free_adopted(const char *key, void *val, void *arg)
  * rewrites nothing that traffic depends on. Returns 0 or -errno (err set). */
 static int writer_init(char *err, size_t errlen)
 {
-	struct bpf_map_info info = { 0 };
+	struct bpf_map_info info = {0};
 	__u32 info_len = sizeof(info);
 	struct svc_key sk, *prev = NULL;
 	__u32 id, *prev_id = NULL;
@@ -568,18 +580,26 @@ static int writer_init(char *err, size_t errlen)
 		S.fd_be = ctl_map_fd(SL_MAP_BACKEND);
 		S.fd_maglev = ctl_map_fd(SL_MAP_MAGLEV);
 		S.fd_revnat = ctl_map_fd(SL_MAP_REVNAT);
+		S.fd_affinity = ctl_map_fd(SL_MAP_AFFINITY);
+		if (S.fd_affinity < 0)
+			pr_warn("services: %s unavailable (%s): affinity to backends that stop "
+				"being ready is not purged\n",
+				SL_MAP_AFFINITY, strerror(-S.fd_affinity));
 		if (S.fd_svc < 0 || S.fd_be < 0 || S.fd_maglev < 0 || S.fd_revnat < 0) {
-			ret = S.fd_svc < 0 ? S.fd_svc : S.fd_be < 0 ? S.fd_be :
-			      S.fd_maglev < 0 ? S.fd_maglev : S.fd_revnat;
-			snprintf(err, errlen, "couldn't open the service maps under %s: %s", ctl.bpffs,
-				 strerror(-ret));
+			ret = S.fd_svc < 0	? S.fd_svc
+			      : S.fd_be < 0	? S.fd_be
+			      : S.fd_maglev < 0 ? S.fd_maglev
+						: S.fd_revnat;
+			snprintf(err, errlen, "couldn't open the service maps under %s: %s",
+				 ctl.bpffs, strerror(-ret));
 			pr_warn("%s\n", err);
 			return ret;
 		}
 		ret = bpf_obj_get_info_by_fd(S.fd_maglev, &info, &info_len);
 		if (ret) {
 			ret = -errno;
-			snprintf(err, errlen, "couldn't read %s's layout: %s", SL_MAP_MAGLEV, strerror(errno));
+			snprintf(err, errlen, "couldn't read %s's layout: %s", SL_MAP_MAGLEV,
+				 strerror(errno));
 			pr_warn("%s\n", err);
 			return ret;
 		}
@@ -688,7 +708,7 @@ static int be_acquire(const struct svc_backend *b, uint32_t *id, char *err, size
 {
 	char key[SL_ADDR_STRLEN + 16];
 	struct be_ref *r;
-	struct backend_val v = { 0 };
+	struct backend_val v = {0};
 	bool created = false;
 
 	endpoint_key(key, sizeof(key), &b->addr, b->port, b->proto);
@@ -817,7 +837,7 @@ static void make_svc_key(const struct svc_frontend *f, struct svc_key *k)
 static int build_table(const struct svc_frontend *f, const uint32_t *ids)
 {
 	struct maglev_backend *mb = calloc(f->n_active ? f->n_active : 1, sizeof(*mb));
-	char (*names)[SL_ADDR_STRLEN + 16] = calloc(f->n_active ? f->n_active : 1, sizeof(*names));
+	char(*names)[SL_ADDR_STRLEN + 16] = calloc(f->n_active ? f->n_active : 1, sizeof(*names));
 	size_t n = 0;
 	int ret = -ENOMEM;
 
@@ -840,6 +860,43 @@ out:
 	return ret;
 }
 
+/* ClientIP affinity remembers a backend per client; once that backend is
+ * out of the table (not ready, removed) new connections must not follow the
+ * memory, so drop those entries. Keys are collected first: deleting during
+ * a get_next_key walk restarts it. */
+static void affinity_purge(uint32_t svc_id, const uint32_t *active, size_t n_active)
+{
+	struct affinity_key k, *prev = NULL, *stale = NULL;
+	struct affinity_val v;
+	size_t n = 0, cap = 0;
+
+	if (S.fd_affinity < 0)
+		return;
+	while (!bpf_map_get_next_key(S.fd_affinity, prev, &k)) {
+		if (k.svc_id == svc_id && !bpf_map_lookup_elem(S.fd_affinity, &k, &v) &&
+		    !bsearch(&v.backend_id, active, n_active, sizeof(*active), cmp_u32)) {
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 64;
+				struct affinity_key *p = realloc(stale, nc * sizeof(*p));
+
+				if (!p)
+					break; /* best effort: the rest expire by timeout */
+				stale = p;
+				cap = nc;
+			}
+			stale[n++] = k;
+		}
+		prev = &k;
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(S.fd_affinity, &stale[i]);
+	if (n)
+		pr_debug("services: svc_id %u: dropped %zu affinity entries to backends out of the "
+			 "table\n",
+			 svc_id, n);
+	free(stale);
+}
+
 /* Write one frontend of the new model. old is its previous state (NULL
  * when new). On success *fi holds the new state and the old refs are
  * released; on failure the maps hold what they held before (best effort)
@@ -847,7 +904,7 @@ out:
 static int fe_write(const struct svc_def *def, const struct svc_frontend *f, struct fe_inst *fi,
 		    bool is_new, char *err, size_t errlen)
 {
-	struct fe_inst n = { 0 };
+	struct fe_inst n = {0};
 	const struct adopted *adopted;
 	bool table_changed, wrote_revnat = false, wrote_table = false, had_table = false;
 	int ret = 0;
@@ -883,7 +940,8 @@ static int fe_write(const struct svc_def *def, const struct svc_frontend *f, str
 	}
 	n.val.rev_nat_id = n.val.svc_id;
 	n.val.backend_count = (uint16_t)(n.n_active > 0xffff ? 0xffff : n.n_active);
-	n.val.flags = (def->affinity ? SL_SVC_F_AFFINITY : 0) | (def->itp_local ? SL_SVC_F_LOCAL : 0);
+	n.val.flags =
+	    (def->affinity ? SL_SVC_F_AFFINITY : 0) | (def->itp_local ? SL_SVC_F_LOCAL : 0);
 	n.val.affinity_timeout = def->affinity ? def->affinity_timeout : 0;
 	table_changed = is_new || n.n_active != fi->n_active ||
 			memcmp(n.active, fi->active, n.n_active * sizeof(*n.active));
@@ -891,8 +949,8 @@ static int fe_write(const struct svc_def *def, const struct svc_frontend *f, str
 	if (!S.model_only) {
 		/* 2. revnat (before any frontend can produce a reply) */
 		if (is_new) {
-			struct revnat_val rv = { .addr = n.key.addr, .port = n.key.port,
-						 .family = n.key.family };
+			struct revnat_val rv = {
+			    .addr = n.key.addr, .port = n.key.port, .family = n.key.family};
 
 			if (bpf_map_update_elem(S.fd_revnat, &n.val.rev_nat_id, &rv, BPF_ANY)) {
 				ret = map_err(err, errlen, "write", SL_MAP_REVNAT, n.key_str);
@@ -938,6 +996,8 @@ static int fe_write(const struct svc_def *def, const struct svc_frontend *f, str
 		smap_del(&S.adopted_fe, n.key_str);
 		free(a);
 	}
+	if (!S.model_only && !is_new && def->affinity && table_changed)
+		affinity_purge(n.val.svc_id, n.active, n.n_active);
 	/* 5. old refs go only now: no written table names them any more. */
 	if (!is_new)
 		fe_inst_release(fi);
@@ -971,8 +1031,8 @@ static void fe_remove(struct fe_inst *fi)
 			pr_warn("couldn't delete %s entry %u: %s\n", SL_MAP_MAGLEV, fi->val.svc_id,
 				strerror(errno));
 		if (bpf_map_delete_elem(S.fd_revnat, &fi->val.rev_nat_id) && errno != ENOENT)
-			pr_warn("couldn't delete %s entry %u: %s\n", SL_MAP_REVNAT, fi->val.rev_nat_id,
-				strerror(errno));
+			pr_warn("couldn't delete %s entry %u: %s\n", SL_MAP_REVNAT,
+				fi->val.rev_nat_id, strerror(errno));
 	}
 	smap_del(&S.frontends, fi->key_str);
 	fe_inst_release(fi);
@@ -998,8 +1058,9 @@ static int entry_write(struct svc_entry *e, const struct svc_model *m, char *err
 		svc_key_str(ks, sizeof(ks), &k);
 		owner = smap_get(&S.frontends, ks);
 		if (owner && owner != e) {
-			snprintf(err, errlen, "Service %s: frontend %s is already used by Service %s",
-				 e->key, ks, owner->key);
+			snprintf(err, errlen,
+				 "Service %s: frontend %s is already used by Service %s", e->key,
+				 ks, owner->key);
 			return -EEXIST;
 		}
 	}
@@ -1128,7 +1189,7 @@ static void entry_del_slice(struct svc_entry *e, struct svc_slice *s)
  * written back (best effort) and -errno returned with err set. */
 static int entry_sync(struct svc_entry *e, char *err, size_t errlen)
 {
-	struct svc_model m = { 0 };
+	struct svc_model m = {0};
 	char err2[256];
 	int ret;
 
@@ -1145,7 +1206,8 @@ static int entry_sync(struct svc_entry *e, char *err, size_t errlen)
 	ret = entry_write(e, &m, err, errlen);
 	if (ret) {
 		if (entry_write(e, &e->model, err2, sizeof(err2)))
-			pr_warn("Service %s: couldn't restore the previous state (%s); the next change retries\n",
+			pr_warn("Service %s: couldn't restore the previous state (%s); the next "
+				"change retries\n",
 				e->key, err2);
 		svc_model_free(&m);
 		return ret;
@@ -1165,7 +1227,8 @@ int services_apply_service(const json_t *old, const json_t *new, char *err, size
 	if (new) {
 		ret = svc_def_parse(new, &def);
 		if (ret) {
-			snprintf(err, errlen, "Service %s/%s: %s", k8s_namespace(new), k8s_name(new),
+			snprintf(err, errlen, "Service %s/%s: %s", k8s_namespace(new),
+				 k8s_name(new),
 				 ret == -ENOMEM ? "out of memory" : "cannot be parsed");
 			return ret;
 		}
@@ -1175,7 +1238,8 @@ int services_apply_service(const json_t *old, const json_t *new, char *err, size
 		svc_def_free(def);
 		if (!new)
 			return 0;
-		snprintf(err, errlen, "Service %s/%s: out of memory", k8s_namespace(obj), k8s_name(obj));
+		snprintf(err, errlen, "Service %s/%s: out of memory", k8s_namespace(obj),
+			 k8s_name(obj));
 		return -ENOMEM;
 	}
 	prev = e->def;
@@ -1315,7 +1379,7 @@ static void gc_collect_be(const char *key, void *val, void *arg)
  * previous run wrote and nobody claimed. Returns the number removed. */
 size_t services_gc_stale(void)
 {
-	struct gc_ctx g = { 0 };
+	struct gc_ctx g = {0};
 	size_t removed = S.adopted_fe.n;
 
 	if (!S.init_done || S.model_only)
@@ -1431,7 +1495,7 @@ void services_reset(void)
 	S.model_only = false;
 }
 
-void services_use_maps(int svc_fd, int backend_fd, int maglev_fd, int revnat_fd,
+void services_use_maps(int svc_fd, int backend_fd, int maglev_fd, int revnat_fd, int affinity_fd,
 		       unsigned int maglev_m)
 {
 	services_reset();
@@ -1440,6 +1504,7 @@ void services_use_maps(int svc_fd, int backend_fd, int maglev_fd, int revnat_fd,
 	S.fd_be = backend_fd;
 	S.fd_maglev = maglev_fd;
 	S.fd_revnat = revnat_fd;
+	S.fd_affinity = affinity_fd;
 	S.m = maglev_m;
 }
 
@@ -1501,9 +1566,9 @@ static json_t *describe_entry(const struct svc_entry *e)
 	json_object_set_new(o, "internalTrafficPolicy",
 			    json_string(d->itp_local ? "Local" : "Cluster"));
 	for (size_t i = 0; i < d->n_ports; i++)
-		json_array_append_new(ports,
-				      json_pack("{s:s,s:s,s:i}", "name", d->ports[i].name, "protocol",
-						proto_str(d->ports[i].proto), "port", d->ports[i].port));
+		json_array_append_new(ports, json_pack("{s:s,s:s,s:i}", "name", d->ports[i].name,
+						       "protocol", proto_str(d->ports[i].proto),
+						       "port", d->ports[i].port));
 	json_object_set_new(o, "ports", ports);
 	json_object_set_new(o, "slices", json_integer((json_int_t)e->n_slices));
 	for (size_t i = 0; i < e->model.n_frontends; i++) {
@@ -1527,13 +1592,13 @@ static json_t *describe_entry(const struct svc_entry *e)
 			const struct svc_backend *be = &f->backends[b];
 
 			json_array_append_new(
-				bes, json_pack("{s:o,s:i,s:s,s:I,s:s,s:b,s:b,s:b,s:b,s:b}", "address",
-					       addr_json(&be->addr), "port", be->port, "protocol",
-					       proto_str(be->proto), "id",
-					       (json_int_t)inst_id(e, f, b, NULL), "state",
-					       backend_state(be), "ready", be->ready, "serving",
-					       be->serving, "terminating", be->terminating, "local",
-					       be->local, "active", be->active));
+			    bes, json_pack("{s:o,s:i,s:s,s:I,s:s,s:b,s:b,s:b,s:b,s:b}", "address",
+					   addr_json(&be->addr), "port", be->port, "protocol",
+					   proto_str(be->proto), "id",
+					   (json_int_t)inst_id(e, f, b, NULL), "state",
+					   backend_state(be), "ready", be->ready, "serving",
+					   be->serving, "terminating", be->terminating, "local",
+					   be->local, "active", be->active));
 		}
 		json_object_set_new(fo, "backends", bes);
 		json_array_append_new(fes, fo);
@@ -1578,7 +1643,7 @@ static int cmp_entry(const void *a, const void *b)
 
 static int req_list(const json_t *req, json_t *reply, char *err, size_t errlen)
 {
-	struct list_ctx l = { 0 };
+	struct list_ctx l = {0};
 	const char *ns = json_string_value(json_object_get(req, "namespace"));
 	json_t *arr = json_array();
 
@@ -1631,7 +1696,7 @@ static int req_get(const json_t *req, json_t *reply, char *err, size_t errlen)
 }
 
 const struct request_handler service_requests[] = {
-	{ "service.list", req_list },
-	{ "service.get", req_get },
-	{ NULL, NULL },
+    {"service.list", req_list},
+    {"service.get", req_get},
+    {NULL, NULL},
 };

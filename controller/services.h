@@ -15,31 +15,31 @@
 #include <jansson.h>
 #include "addr.h"
 
-#define SVC_NAME_MAX 64   /* Service names are DNS-1035 labels (<= 63) */
-#define SVC_NS_MAX 64     /* namespaces are DNS-1123 labels */
-#define SVC_OBJ_MAX 254   /* other object names: DNS-1123 subdomains */
-#define SVC_MAX_IPS 2     /* one per family */
+#define SVC_NAME_MAX 64	 /* Service names are DNS-1035 labels (<= 63) */
+#define SVC_NS_MAX   64	 /* namespaces are DNS-1123 labels */
+#define SVC_OBJ_MAX  254 /* other object names: DNS-1123 subdomains */
+#define SVC_MAX_IPS  2	 /* one per family */
 
 /* A port of a Service (validated and defaulted). */
 struct svc_port {
 	char name[SVC_NAME_MAX]; /* "" for the single unnamed port */
-	uint8_t proto;           /* IPPROTO_* */
-	uint16_t port;           /* host order */
+	uint8_t proto;		 /* IPPROTO_* */
+	uint16_t port;		 /* host order */
 };
 
 /* A Service as the model needs it. */
 struct svc_def {
 	char ns[SVC_NS_MAX];
 	char name[SVC_NAME_MAX];
-	char type[16];         /* ClusterIP, NodePort, LoadBalancer, ExternalName */
-	bool load_balanced;    /* false for headless and ExternalName */
+	char type[16];	    /* ClusterIP, NodePort, LoadBalancer, ExternalName */
+	bool load_balanced; /* false for headless and ExternalName */
 	int n_ips;
 	struct sl_cidr ips[SVC_MAX_IPS]; /* clusterIPs (plen = full) */
 	size_t n_ports;
 	struct svc_port *ports;
-	bool affinity;             /* sessionAffinity: ClientIP */
+	bool affinity;		   /* sessionAffinity: ClientIP */
 	uint32_t affinity_timeout; /* seconds */
-	bool itp_local;            /* internalTrafficPolicy: Local */
+	bool itp_local;		   /* internalTrafficPolicy: Local */
 };
 
 struct svc_slice_port {
@@ -49,8 +49,8 @@ struct svc_slice_port {
 };
 
 struct svc_slice_ep {
-	struct sl_cidr addr;  /* addresses[0]: consumers use the first one */
-	bool ready;           /* conditions with the API's nil rules applied */
+	struct sl_cidr addr; /* addresses[0]: consumers use the first one */
+	bool ready;	     /* conditions with the API's nil rules applied */
 	bool serving;
 	bool terminating;
 	char node[SVC_OBJ_MAX]; /* nodeName, "" when absent */
@@ -61,7 +61,7 @@ struct svc_slice {
 	char ns[SVC_NS_MAX];
 	char name[SVC_OBJ_MAX];
 	char service[SVC_OBJ_MAX]; /* label kubernetes.io/service-name, "" none */
-	uint8_t family;            /* SL_AF_*; 0 for FQDN (never load-balanced) */
+	uint8_t family;		   /* SL_AF_*; 0 for FQDN (never load-balanced) */
 	size_t n_ports;
 	struct svc_slice_port *ports;
 	size_t n_eps;
@@ -121,9 +121,10 @@ int services_apply_service(const json_t *old, const json_t *new, char *err, size
 int services_apply_slice(const json_t *old, const json_t *new, char *err, size_t errlen);
 
 /* Use these map fds instead of ctl_map_fd() (unit tests create their own
- * maps); maglev_m is the table size the maglev map was made for. Passing
- * -1 for all returns to the pinned maps. Resets the writer's state. */
-void services_use_maps(int svc_fd, int backend_fd, int maglev_fd, int revnat_fd,
+ * maps); maglev_m is the table size the maglev map was made for;
+ * affinity_fd may be -1. Passing -1 for svc_fd returns to the pinned maps.
+ * Resets the writer's state. */
+void services_use_maps(int svc_fd, int backend_fd, int maglev_fd, int revnat_fd, int affinity_fd,
 		       unsigned int maglev_m);
 
 /* The JSON description of one Service (service.get), or NULL when the

@@ -15,6 +15,10 @@ pkgs=(
 	iperf3 sockperf iptables
 	# runtime tests: a libcni driver built offline (tests/e2e/runtimes)
 	golang-go golang-github-appc-cni-dev
+	# runtime tests: containerd's CRI plugin and podman's CNI backend
+	# (tests/e2e/runtimes/{containerd,podman}.sh)
+	containerd runc podman conmon python3-grpcio python3-protobuf protobuf-compiler
+	busybox-static
 )
 
 missing=()

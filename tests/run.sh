@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The whole test suite: every criterion binary in $BUILD/tests (unit and
-# datapath), then every end-to-end script tests/e2e/*.sh and
-# tests/e2e/*/run.sh. Sums all counts and ends with exactly one line
+# datapath), then every end-to-end script: tests/e2e/*.sh, and per
+# subfolder its run.sh or, without one, each of its *.sh (helpers named
+# lib*.sh, *_lib.sh or _*.sh are skipped). Sums all counts and ends with
+# exactly one line
 #   N passed, N failed
 # Exit status 0 only when nothing failed.
 #
 # Counting:
 #   criterion binary: its "Synthesis: Tested: X | Passing: Y | Failing: Z |
-#     Crashing: W" line gives Y passed and Z+W failed (criterion counts a
-#     crash in Failing too on some versions; failed = max(Z+W, X-Y)). No
-#     Synthesis line (binary died, timeout): 1 failed.
+#     Crashing: W" line gives Y passed and max(X-Y, Z) failed (Failing
+#     already includes the crashed ones); a non-zero exit with nothing
+#     failed counts 1. No Synthesis line (binary died, timeout): 1 failed.
 #   e2e script: its "E2E_SUMMARY name=.. passed=N failed=M" line
 #     (tests/e2e/lib.sh); missing, or exit status non-zero with failed=0:
 #     one more failure.
@@ -72,8 +74,10 @@ run_criterion() {
 	if [[ $line =~ Tested:\ *([0-9]+).*Passing:\ *([0-9]+).*Failing:\ *([0-9]+).*Crashing:\ *([0-9]+) ]]; then
 		tested=${BASH_REMATCH[1]} passing=${BASH_REMATCH[2]}
 		failing=${BASH_REMATCH[3]} crashing=${BASH_REMATCH[4]}
-		fail=$((failing + crashing))
-		[ $((tested - passing)) -gt $fail ] && fail=$((tested - passing))
+		# Failing already includes crashed tests in criterion 2.4; Tested -
+		# Passing counts each failed or crashed test once.
+		fail=$((tested - passing))
+		[ "$failing" -gt "$fail" ] && fail=$failing
 		[ "$rc" -ne 0 ] && [ "$fail" -eq 0 ] && fail=1
 		[ "$fail" -gt 0 ] && grep -av '^\[====\]' "$log" | grep -aE 'FAIL|CRASH|Assertion|error|sanitizer|ERROR' | head -n 40 | sed 's/^/   /'
 		account "$name" "$passing" "$fail"
@@ -140,7 +144,12 @@ run_e2e() {
 
 if [ "${SKIP_E2E:-0}" != 1 ]; then
 	shopt -s nullglob
-	scripts=("$repo"/tests/e2e/*.sh "$repo"/tests/e2e/*/run.sh)
+	scripts=("$repo"/tests/e2e/*.sh)
+	# A subfolder is one suite when it has run.sh, else each of its scripts is.
+	for d in "$repo"/tests/e2e/*/; do
+		if [ -f "$d/run.sh" ]; then scripts+=("${d%/}/run.sh")
+		else scripts+=("${d%/}"/*.sh); fi
+	done
 	shopt -u nullglob
 	for s in "${scripts[@]}"; do
 		# helpers sourced by tests, not tests: lib*.sh, *_lib.sh, _*.sh

@@ -28,7 +28,8 @@
 # Environment: BUILD (default build; needs $BUILD/sluiced), BENCH_PODS (5000),
 # BENCH_SERVICES (10000), BENCH_ENDPOINTS (100000), BENCH_POLICIES (1000),
 # BENCH_LOCAL_EPS (100), BENCH_PRETTY=1 (pretty-printed values, like
-# kubectl -o json), BENCH_FEED_OUT (JSON result, default $BUILD/bench-feed.json).
+# kubectl -o json), BENCH_FEED_OUT (JSON result, default $BUILD/bench-feed.json),
+# BENCH_PERF=FILE (perf record -g of sluiced while the feed runs).
 # Exit status: 0 when every value was acknowledged ok and every map
 # converged (targets met or not: the table says), 1 otherwise.
 set -uo pipefail
@@ -109,12 +110,19 @@ targets+=(sluice_pol=? sluice_pol_cidr=?)
 POLL=$!
 E2E_PIDS+=("$POLL")
 
+PERF=
+if [ -n "${BENCH_PERF:-}" ] && command -v perf >/dev/null; then
+	perf record -q -F 999 -g -p "$PID" -o "$BENCH_PERF" >/dev/null 2>&1 &
+	PERF=$!
+	E2E_PIDS+=("$PERF")
+fi
 echo "feed: sending $VALUES values ($(du -h "$DATA/feed.json" | cut -f1)) to sluiced (pid $PID) ..."
 python3 hack/bench/feed_send.py --socket "$SOCK" --values "$VALUES" "$DATA/feed.json" >"$W/send.json"
 SEND_RC=$?
 touch "$W/stop"
 wait "$POLL"
 POLL_RC=$?
+[ -n "$PERF" ] && { kill -INT "$PERF"; wait "$PERF"; echo "feed: perf profile of sluiced in $BENCH_PERF"; }
 HWM=$(status_kb "$PID" VmHWM)
 RSS_END=$(status_kb "$PID" VmRSS)
 CPU=$(awk '{printf "%.2f", ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$PID/stat")

@@ -3,16 +3,16 @@
  * entries, for the feed benchmark (hack/bench/feed.sh).
  *
  *   feed_poll --bpffs DIR [--interval-ms N] [--timeout-ms N] [--stable-ms N]
- *             [--stop-file PATH] MAP=COUNT|MAP=? ...
+ *             [--stop-file PATH [--settle-ms N]] MAP=COUNT|MAP=? ...
  *
  * Every pass counts the keys of each map (bpf_map_get_next_key: no values
  * are copied, so a 4 KiB Maglev table costs as little as a 16-byte entry).
  * A map with a COUNT has converged at the first pass that sees exactly that
  * many keys; a map with "?" (no prediction, e.g. compiled policy entries)
- * has converged when its count has not changed for --stable-ms and is not
- * zero. Polling ends when every map has converged (after the stable period,
- * so a late change is still seen), on timeout, or when --stop-file exists
- * and --stable-ms have passed since it appeared.
+ * has converged at its last change once --stop-file exists (the feed is
+ * over) and the count has held still for --stable-ms. Polling ends when
+ * every map has converged (after the stable period, so a late change is
+ * still seen), on timeout, or --settle-ms (30 s) after --stop-file appeared.
  *
  * Output: one JSON object on stdout. Times are CLOCK_MONOTONIC nanoseconds
  * (Python's time.monotonic_ns() reads the same clock), so the feeder's
@@ -69,7 +69,7 @@ static long long count_keys(const struct watched *w)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: feed_poll --bpffs DIR [--interval-ms N] [--timeout-ms N] [--stable-ms N]\n"
-		   "                 [--stop-file PATH] MAP=COUNT|MAP=? ...\n");
+		   "                 [--stop-file PATH [--settle-ms N]] MAP=COUNT|MAP=? ...\n");
 }
 
 int main(int argc, char **argv)
@@ -80,11 +80,12 @@ int main(int argc, char **argv)
 		{ "timeout-ms", required_argument, NULL, 't' },
 		{ "stable-ms", required_argument, NULL, 's' },
 		{ "stop-file", required_argument, NULL, 'f' },
+		{ "settle-ms", required_argument, NULL, 'S' },
 		{ 0 },
 	};
 	struct watched maps[MAX_MAPS];
 	const char *bpffs = NULL, *stop_file = NULL;
-	long interval_ms = 5, timeout_ms = 120000, stable_ms = 1000;
+	long interval_ms = 5, timeout_ms = 120000, stable_ms = 1000, settle_ms = 30000;
 	uint64_t start, pass_max = 0, stop_seen = 0;
 	unsigned long passes = 0;
 	bool timed_out = false, all = false;
@@ -97,6 +98,7 @@ int main(int argc, char **argv)
 		case 't': timeout_ms = atol(optarg); break;
 		case 's': stable_ms = atol(optarg); break;
 		case 'f': stop_file = optarg; break;
+		case 'S': settle_ms = atol(optarg); break;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -155,7 +157,10 @@ int main(int argc, char **argv)
 				w->reached_ns = t0;
 			if (w->want >= 0 && k != w->want)
 				w->reached_ns = 0; /* went past or back: not converged */
-			if (w->want < 0 && k > 0 && !w->reached_ns &&
+			/* no prediction: settled once the feed is over (stop file)
+			 * and the count held still for the stable period */
+			if (w->want < 0 && !w->reached_ns && (stop_seen || !stop_file) &&
+			    (k > 0 || stop_seen) &&
 			    t0 - w->last_change_ns >= (uint64_t)stable_ms * 1000000ull)
 				w->reached_ns = w->last_change_ns;
 			if (!w->reached_ns)
@@ -177,7 +182,8 @@ int main(int argc, char **argv)
 		}
 		if (stop_file && !stop_seen && !access(stop_file, F_OK))
 			stop_seen = t1;
-		if (stop_seen && t1 - stop_seen >= (uint64_t)stable_ms * 1000000ull)
+		/* the feed is over: give the maps settle_ms to converge */
+		if (stop_seen && t1 - stop_seen >= (uint64_t)settle_ms * 1000000ull)
 			break;
 		if (t1 - start >= (uint64_t)timeout_ms * 1000000ull) {
 			timed_out = true;

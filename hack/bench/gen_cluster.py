@@ -22,7 +22,8 @@ Shape (defaults are the issue 3 benchmark):
               numeric ports with endPort, some egress with DNS and CIDR rules
 
 Besides the stream it writes the expected map contents (--expect FILE) by
-applying the rules the controller documents (ipcache: pod IPs + node IPs;
+applying the rules the controller documents (ipcache: pod IPs + node IPs
++ the local gateway;
 sluice_svc/sluice_revnat: one per (clusterIP, port) of a non-headless
 Service; sluice_backend: one per distinct (address, port, protocol) of an
 endpoint matching a Service port; sluice_maglev: frontends with an active
@@ -366,7 +367,9 @@ def build(a):
         "endpoints": endpoints_total,
         "local_endpoints": len(ep_reqs),
         "maps": {
-            "sluice_ipcache": len({p["ip"] for p in pods} | {n[1] for n in nodes}),
+            # pod IPs, node InternalIPs, and the local pod CIDR's gateway
+            # (endpoints.c claims it for the node)
+            "sluice_ipcache": len({p["ip"] for p in pods} | {n[1] for n in nodes}) + 1,
             "sluice_svc": frontends,
             "sluice_revnat": frontends,
             "sluice_maglev": maglev,

@@ -4,6 +4,8 @@
  * policy map shows it (hack/bench/policy.sh).
  *
  *   policy_watch SOCKET PIN EP_ID PEER NEW_PORT OLD_PORT TIMEOUT_S < CHANGE
+ *   policy_watch - PIN EP_ID PEER 0 PORT 0
+ *       (exit 0 when the entry for PORT is there, 1 when not)
  *
  * Sends the JSON value on stdin to sluiced's SOCKET, waits for the reply
  * line (must be {"ok":true}), then polls the pinned sluice_pol map PIN for
@@ -67,6 +69,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "policy_watch: couldn't open %s: %s\n", argv[2], strerror(errno));
 		return 1;
 	}
+	if (!strcmp(argv[1], "-"))
+		return has(fd, ep, peer, oldp) ? 0 : 1;
 	if (has(fd, ep, peer, newp) || !has(fd, ep, peer, oldp)) {
 		fprintf(stderr, "policy_watch: before the change, want port %u present and %u absent "
 			"for ep %u peer %u: have old=%d new=%d\n", oldp, newp, ep, peer,

@@ -7,13 +7,13 @@
       Services FROM..TO-1 of namespace bench: filler-I on 10.100.I/250.I%250+1
       port 80 -> two ready endpoints 10.245.x.y:8080 on another node (the
       same scheme as hack/bench/pktcost.c).
-  svc_gen.py target VIP BACKEND NODE
-      The Service under test, bench/target VIP:80 -> BACKEND:8080 (one
-      ready endpoint on NODE), and its EndpointSlice.
-  svc_gen.py iptables N TARGET_VIP TARGET_BACKEND CLUSTER_CIDR
+  svc_gen.py target NAME VIP BACKEND PORT NODE
+      A Service under test, bench/NAME VIP:80 -> BACKEND:PORT (one ready
+      endpoint on NODE), and its EndpointSlice.
+  svc_gen.py iptables N TARGET_VIP TARGET_BACKEND:PORT CLUSTER_CIDR
       iptables-restore input for the nat and filter tables that kube-proxy's
       iptables mode writes for the same N Services (N-1 fillers and the
-      Service under test bench/target TARGET_VIP:80 -> TARGET_BACKEND:8080):
+      Service under test bench/target TARGET_VIP:80 -> TARGET_BACKEND:PORT):
       KUBE-SERVICES -> KUBE-SVC-* -> KUBE-SEP-* with statistic --mode random
       and DNAT, KUBE-MARK-MASQ, KUBE-POSTROUTING, KUBE-NODEPORTS last. The
       Service under test sits in the middle of KUBE-SERVICES: kube-proxy's
@@ -32,18 +32,18 @@ def filler(i):
     return "filler-%d" % i, vip, eps
 
 
-def objects(name, vip, eps, node):
+def objects(name, vip, eps, node, port=8080):
     svc = {"apiVersion": "v1", "kind": "Service",
            "metadata": {"namespace": "bench", "name": name},
            "spec": {"clusterIP": vip, "ports": [
-               {"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}}
+               {"name": "http", "port": 80, "targetPort": port, "protocol": "TCP"}]}}
     sl = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
           "metadata": {"namespace": "bench", "name": name,
                        "labels": {"kubernetes.io/service-name": name}},
           "addressType": "IPv4",
           "endpoints": [{"addresses": [a], "conditions": {"ready": True},
                          "nodeName": node} for a in eps],
-          "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}
+          "ports": [{"name": "http", "port": port, "protocol": "TCP"}]}
     for o in (svc, sl):
         sys.stdout.write(json.dumps(o, separators=(",", ":")) + "\n")
 
@@ -64,7 +64,7 @@ def iptables(n, vip, backend, cluster_cidr):
     services = []
     for i in range(1, n):
         name, fvip, eps = filler(i)
-        services.append(("bench/%s:http" % name, fvip, eps))
+        services.append(("bench/%s:http" % name, fvip, ["%s:8080" % e for e in eps]))
     services.insert(len(services) // 2, ("bench/target:http", vip, [backend]))
 
     chains, nat = [], []
@@ -81,12 +81,12 @@ def iptables(n, vip, backend, cluster_cidr):
             left = len(eps) - k
             prob = ("-m statistic --mode random --probability %.11f " % (1.0 / left)
                     if left > 1 else "")
-            nat.append('-A %s -m comment --comment "%s -> %s:8080" %s-j %s'
+            nat.append('-A %s -m comment --comment "%s -> %s" %s-j %s'
                        % (svc, spn, ep, prob, sep))
             nat.append('-A %s -s %s/32 -m comment --comment "%s" -j KUBE-MARK-MASQ'
-                       % (sep, ep, spn))
+                       % (sep, ep.split(":")[0], spn))
             nat.append('-A %s -p tcp -m comment --comment "%s" -m tcp -j DNAT '
-                       '--to-destination %s:8080' % (sep, spn, ep))
+                       '--to-destination %s' % (sep, spn, ep))
     nat.append('-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: '
                'this must be the last rule in this chain" -m addrtype --dst-type LOCAL '
                '-j KUBE-NODEPORTS')
@@ -125,8 +125,8 @@ def iptables(n, vip, backend, cluster_cidr):
 def main(argv):
     if len(argv) == 4 and argv[1] == "feed":
         feed(int(argv[2]), int(argv[3]))
-    elif len(argv) == 5 and argv[1] == "target":
-        objects("target", argv[2], [argv[3]], argv[4])
+    elif len(argv) == 7 and argv[1] == "target":
+        objects(argv[2], argv[3], [argv[4]], argv[6], int(argv[5]))
     elif len(argv) == 6 and argv[1] == "iptables":
         iptables(int(argv[2]), argv[3], argv[4], argv[5])
     else:

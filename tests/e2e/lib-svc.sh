@@ -70,3 +70,6 @@ svc_active() {
 	cnictl_j "$1" service get "$2" |
 		jq -r '.frontends[0].backends[] | select(.active) | "\(.address):\(.port)"' | sort
 }
+
+# oneline: joins stdin's lines with single spaces (for logs and regexes).
+oneline() { paste -sd' ' -; }

@@ -68,7 +68,7 @@ declare -a E2E_NETNS=()      # netns names to delete at exit (pods first)
 declare -a E2E_MOUNTS=()     # mount points to unmount at exit
 declare -a E2E_CGROUPS=()    # cgroup dirs to remove at exit
 declare -A NODE_NETNS=() NODE_CIDR=() NODE_PID=() NODE_CG=()
-declare -A POD_NODE=() POD_NETNS=() POD_CID=() POD_IFNAME=()
+declare -A POD_NODE=() POD_NETNS=() POD_CID=() POD_IFNAME=() POD_CONF=()
 
 [ "${E2E_VERBOSE:-0}" = 1 ] && set -x
 
@@ -440,16 +440,16 @@ cnictl_t() {
 		--socket "$E2E_ROOT/$n/sluiced.sock" "$@"
 }
 
-# metric NODE REASON DIR: packets counted in sluice_metrics for REASON (name
-# such as "spoofed-source-ip" or the number) and DIR ("egress"/"ingress"),
-# read with cnictl -o json bpf map dump sluice_metrics. Prints 0 when absent.
+# metric NODE REASON DIR: packets counted in sluice_metrics for REASON (a
+# name from lib/reasons.c such as "spoofed-source-ip") and DIR
+# ("egress"/"ingress"), from `cnictl -o json bpf map dump sluice_metrics`
+# ([{"key":{"reason","dir"},"value":{"packets","bytes"}}], summed over CPUs).
+# Prints 0 when the entry is absent; fails when cnictl fails.
 metric() {
-	cnictl_j "$1" bpf map dump sluice_metrics | jq -r --arg r "$2" --arg d "$3" '
-		[ (if type == "array" then . else (.entries // .) end)[]
-		  | select(((.key.reason // .reason // "") | tostring) == $r
-		           or ((.key.reasonId // .reasonId // -1) | tostring) == $r)
-		  | select((.key.dir // .dir // "") == $d)
-		  | (.value.packets // .packets // 0) ] | add // 0'
+	local out
+	out=$(cnictl_j "$1" bpf map dump sluice_metrics) || { echo 0; return 1; }
+	jq -r --arg r "$2" --arg d "$3" \
+		'[.[] | select(.key.reason == $r and .key.dir == $d) | .value.packets] | add // 0' <<<"$out"
 }
 
 # ---- CNI invocations --------------------------------------------------------
@@ -512,7 +512,7 @@ pod_add() {
 	local node=$1 ns=$2 name=$3 ifname=${4:-eth0} conf=${5:-} key=$2/$3
 	conf=${conf:-$E2E_ROOT/$node/sluice.conf}
 	pod_netns_create "$node" "$ns" "$name" "$ifname" || return 1
-	mkdir -p "$E2E_ROOT/pods"
+	POD_CONF[$key]=$conf
 	local -a env
 	mapfile -t env < <(pod_env "$ns" "$name" ADD)
 	cni_exec "$node" "$conf" "${env[@]}"
@@ -524,15 +524,17 @@ pod_add() {
 	return "$CNI_RC"
 }
 
-# pod_conf_with_prev NS NAME: the node's config with the pod's last ADD
-# result as prevResult (what runtimes send on CHECK and DEL).
+# pod_conf_with_prev NS NAME: the config the pod was added with (the node's
+# unless pod_add got one) with the pod's last ADD result as prevResult (what
+# runtimes send on CHECK and DEL).
 pod_conf_with_prev() {
-	local key=$1/$2 r
+	local key=$1/$2 r c
+	c=${POD_CONF[$key]:-$E2E_ROOT/${POD_NODE[$key]}/sluice.conf}
 	r=$(pod_result "$1" "$2")
-	if [ -s "$r" ]; then
-		jq --slurpfile p "$r" '. + {prevResult: $p[0]}' "$E2E_ROOT/${POD_NODE[$key]}/sluice.conf"
+	if [ -s "$r" ] && jq -e . "$r" >/dev/null 2>&1; then
+		jq --slurpfile p "$r" '. + {prevResult: $p[0]}' "$c"
 	else
-		cat "$E2E_ROOT/${POD_NODE[$key]}/sluice.conf"
+		cat "$c"
 	fi
 }
 

@@ -26,6 +26,7 @@ for p in default/client shop/web-a shop/web-b shop/web-c; do
 done
 ipa=$(pod_ip shop web-a) ipb=$(pod_ip shop web-b) ipc=$(pod_ip shop web-c)
 cli=$(pod_ip default client)
+declare -A podip=([a]=$ipa [b]=$ipb [c]=$ipc)
 e2e_log "web-a=$ipa web-b=$ipb web-c=$ipc client=$cli"
 for x in a b c; do
 	serve pod shop "web-$x" tcp 8080 "web-$x"
@@ -56,12 +57,12 @@ expect_eq "sluice_backend has 9 backends (3 pods x 3 ports)" \
 
 # ---- traffic to several backends ---------------------------------------------------
 tcp=$(answers 15 pod default client tcp $CIP 80)
-e2e_log "TCP answers: $(echo $tcp)"
-expect_match "TCP to the ClusterIP is answered by backends only" "$(echo $tcp)" '^(web-[abc] ?)+$'
+e2e_log "TCP answers: $(oneline <<<"$tcp")"
+expect_match "TCP to the ClusterIP is answered by backends only" "$(oneline <<<"$tcp")" '^(web-[abc] ?)+$'
 expect_ge "TCP spreads over several backends" "$(wc -l <<<"$tcp")" 2
 udp=$(answers 15 pod default client udp $CIP 53)
-e2e_log "UDP answers: $(echo $udp)"
-expect_match "UDP to the ClusterIP is answered by backends only" "$(echo $udp)" '^(udp-[abc] ?)+$'
+e2e_log "UDP answers: $(oneline <<<"$udp")"
+expect_match "UDP to the ClusterIP is answered by backends only" "$(oneline <<<"$udp")" '^(udp-[abc] ?)+$'
 expect_ge "UDP spreads over several backends" "$(wc -l <<<"$udp")" 2
 
 # ---- an established connection survives a backend-set change --------------------
@@ -75,7 +76,7 @@ retry_until 3 grep -q . "$E2E_ROOT/echo.out"
 first=$(head -n1 "$E2E_ROOT/echo.out")
 expect_match "long-lived connection reached a backend" "$first" '^web-[abc]$'
 keep=${first#web-}
-eval "keep_ip=\$ip$keep"
+keep_ip=${podip[$keep]}
 # Every other pod leaves the Service; the one serving us becomes
 # terminating (draining): no new connection goes there, ours stays.
 slice_drain=$(slice_obj shop web-1 web "$SLICE_PORTS" "$(ep "$keep_ip" false "" true true)")
@@ -100,7 +101,7 @@ expect_ok "back to three ready backends" apply node1 "$slice_v1" "$slice_v2"
 expect_ok "web-c not ready" apply node1 \
 	"$(slice_obj shop web-2 web "$SLICE_PORTS" "$(ep "$ipc" false)")"
 tcp=$(answers 15 pod default client tcp $CIP 80)
-expect_match "not-ready web-c gets no new connection" "$(echo $tcp)" '^(web-[ab] ?)+$'
+expect_match "not-ready web-c gets no new connection" "$(oneline <<<"$tcp")" '^(web-[ab] ?)+$'
 expect_eq "web-c is still a backend entry (existing flows)" \
 	"$(cnictl_j node1 bpf map dump sluice_backend | jq --arg ip "$ipc" '[.[] | select(.value.address == $ip)] | length')" 3
 expect_ok "web-b removed from its slice" apply node1 \
@@ -144,6 +145,18 @@ expect_eq "ClientIP affinity: one backend for every connection" "$(wc -l <<<"$st
 expect_match "  ... and it is a backend" "$sticky" '^web-[abc]$'
 expect_eq "affinity timeout defaulted to 10800 s" \
 	"$(cnictl_j node1 service get shop/sticky | jq .affinityTimeoutSeconds)" 10800
+# The remembered backend stops being ready: affinity must not keep sending
+# new connections there (kube-proxy only keeps affinity to ready endpoints).
+s=${sticky#web-}
+eps=()
+for x in a b c; do
+	if [ "$x" = "$s" ]; then eps+=("$(ep "${podip[$x]}" false)"); else eps+=("$(ep "${podip[$x]}")"); fi
+done
+expect_ok "the sticky backend web-$s becomes not ready" apply node1 \
+	"$(slice_obj shop sticky-1 sticky '[{"port":8080}]' "${eps[@]}")"
+moved=$(answers 6 pod default client tcp 10.96.0.13 80)
+expect_eq "affinity moves to one ready backend" "$(wc -l <<<"$moved")" 1
+expect_ne "  ... not the not-ready one" "$moved" "$sticky"
 
 # ---- internalTrafficPolicy Local ---------------------------------------------------
 expect_ok "Service shop/local: Local policy, only web-b on this node" apply node1 \
@@ -161,9 +174,9 @@ tc_probe() { # PROTO IP PORT
 	echo hi | timeout 5 ip netns exec "$(pod_netns default client)" \
 		socat -t 2 -T 2 - "$o:$2:$3${4:+,$4}" 2>&1
 }
-tcp=$(for i in 1 2 3 4 5 6 7 8 9 10; do tc_probe tcp $CIP 80 connect-timeout=3; done | sort -u)
-e2e_log "tc path TCP answers: $(echo $tcp)"
-expect_match "tc path: TCP to the ClusterIP answered by backends (replies reverse-translated)" "$(echo $tcp)" '^(web-[abc] ?)+$'
+tcp=$(for _ in {1..10}; do tc_probe tcp $CIP 80 connect-timeout=3; done | sort -u)
+e2e_log "tc path TCP answers: $(oneline <<<"$tcp")"
+expect_match "tc path: TCP to the ClusterIP answered by backends (replies reverse-translated)" "$(oneline <<<"$tcp")" '^(web-[abc] ?)+$'
 expect_ge "tc path: TCP spreads over several backends" "$(wc -l <<<"$tcp")" 2
 expect_match "tc path: UDP to the ClusterIP" "$(tc_probe udp $CIP 53)" '^udp-[abc]$'
 t0=$(date +%s%N)

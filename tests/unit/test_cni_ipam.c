@@ -61,7 +61,7 @@ static int alloc1(const char *net, const char *cidr_s, const char *cid, char *ip
 
 static int release1(const char *net, const char *cid)
 {
-	struct cni_err e = { 0 };
+	struct cni_err e = {0};
 	struct cni_ipam p;
 	int err = cni_ipam_open(&p, dir, net, NULL, &e);
 
@@ -74,13 +74,14 @@ static int release1(const char *net, const char *cid)
 Test(cni_ipam, skips_reserved_and_exhausts)
 {
 	/* /29: .0 network, .1 gateway, .7 broadcast: .2-.6 usable */
-	const char *want[] = { "10.1.0.2", "10.1.0.3", "10.1.0.4", "10.1.0.5", "10.1.0.6" };
-	struct cni_err e = { 0 };
+	const char *want[] = {"10.1.0.2", "10.1.0.3", "10.1.0.4", "10.1.0.5", "10.1.0.6"};
+	struct cni_err e = {0};
 	char ip[INET_ADDRSTRLEN], cid[16];
 
 	for (int i = 0; i < 5; i++) {
 		snprintf(cid, sizeof(cid), "c%d", i);
-		cr_assert_eq(alloc1("net", "10.1.0.0/29", cid, ip, NULL, &e), 0, "alloc %d: %s", i, e.msg);
+		cr_assert_eq(alloc1("net", "10.1.0.0/29", cid, ip, NULL, &e), 0, "alloc %d: %s", i,
+			     e.msg);
 		cr_expect_str_eq(ip, want[i], "alloc %d: got %s, want %s", i, ip, want[i]);
 	}
 	cr_expect_eq(alloc1("net", "10.1.0.0/29", "c5", ip, NULL, &e), -ENOSPC);
@@ -91,7 +92,7 @@ Test(cni_ipam, skips_reserved_and_exhausts)
 
 Test(cni_ipam, released_addresses_come_last)
 {
-	struct cni_err e = { 0 };
+	struct cni_err e = {0};
 	char ip[INET_ADDRSTRLEN], cid[16];
 
 	/* /28: .2-.14 usable (13 addresses) */
@@ -108,12 +109,13 @@ Test(cni_ipam, released_addresses_come_last)
 	}
 	cr_expect_str_eq(ip, "10.2.0.14");
 	cr_assert_eq(alloc1("net", "10.2.0.0/28", "last", ip, NULL, &e), 0, "%s", e.msg);
-	cr_expect_str_eq(ip, "10.2.0.2", "after wrapping the released .2 is handed out, got %s", ip);
+	cr_expect_str_eq(ip, "10.2.0.2", "after wrapping the released .2 is handed out, got %s",
+			 ip);
 }
 
 Test(cni_ipam, same_container_same_address)
 {
-	struct cni_err e = { 0 };
+	struct cni_err e = {0};
 	char ip1[INET_ADDRSTRLEN], ip2[INET_ADDRSTRLEN], ip3[INET_ADDRSTRLEN];
 	bool existed;
 
@@ -132,7 +134,7 @@ Test(cni_ipam, same_container_same_address)
 
 Test(cni_ipam, release_is_idempotent_and_survives_missing_index)
 {
-	struct cni_err e = { 0 };
+	struct cni_err e = {0};
 	char ip[INET_ADDRSTRLEN], path[256];
 	struct sl_cidr c = cidr("10.4.0.0/24");
 	struct cni_ipam p;
@@ -158,7 +160,7 @@ Test(cni_ipam, release_is_idempotent_and_survives_missing_index)
 
 Test(cni_ipam, persists_across_restart)
 {
-	struct cni_err e = { 0 };
+	struct cni_err e = {0};
 	char ip1[INET_ADDRSTRLEN], ip2[INET_ADDRSTRLEN], ip3[INET_ADDRSTRLEN];
 	bool existed;
 
@@ -178,7 +180,8 @@ struct seen {
 	int n;
 };
 
-static int collect(struct cni_ipam *p, const char *ip, const char *cid, const char *ifname, void *arg)
+static int collect(struct cni_ipam *p, const char *ip, const char *cid, const char *ifname,
+		   void *arg)
 {
 	struct seen *s = arg;
 
@@ -192,8 +195,8 @@ Test(cni_ipam, fifty_concurrent_processes)
 {
 	enum { N = 50 };
 	struct sl_cidr c = cidr("10.6.0.0/24");
-	struct cni_err e = { 0 };
-	struct seen s = { 0 };
+	struct cni_err e = {0};
+	struct seen s = {0};
 	struct cni_ipam p;
 	pid_t pids[N];
 	int failed = 0;

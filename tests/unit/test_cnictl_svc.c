@@ -49,11 +49,17 @@ static void expect(const char *map, const json_t *e, const char *part, const cha
 
 Test(cnictl_svc, svc_and_backend)
 {
-	struct svc_key k = { .port = htons(80), .proto = 6, .family = SL_AF_INET };
-	struct svc_val v = { .svc_id = 7, .backend_count = 3, .flags = SL_SVC_F_AFFINITY,
-			     .affinity_timeout = 10800, .rev_nat_id = 7 };
-	struct backend_val b = { .port = htons(8080), .proto = 17, .family = SL_AF_INET,
-				 .state = SL_BE_TERMINATING, .flags = SL_BE_F_LOCAL };
+	struct svc_key k = {.port = htons(80), .proto = 6, .family = SL_AF_INET};
+	struct svc_val v = {.svc_id = 7,
+			    .backend_count = 3,
+			    .flags = SL_SVC_F_AFFINITY,
+			    .affinity_timeout = 10800,
+			    .rev_nat_id = 7};
+	struct backend_val b = {.port = htons(8080),
+				.proto = 17,
+				.family = SL_AF_INET,
+				.state = SL_BE_TERMINATING,
+				.flags = SL_BE_F_LOCAL};
 	__u32 id = 42;
 	json_t *e;
 
@@ -81,9 +87,9 @@ Test(cnictl_svc, svc_and_backend)
 Test(cnictl_svc, maglev_revnat_affinity)
 {
 	static __u32 table[SL_MAGLEV_M_DEFAULT];
-	struct revnat_val r = { .port = htons(53), .family = SL_AF_INET };
-	struct affinity_key ak = { .svc_id = 7, .family = SL_AF_INET };
-	struct affinity_val av = { .backend_id = 42 };
+	struct revnat_val r = {.port = htons(53), .family = SL_AF_INET};
+	struct affinity_key ak = {.svc_id = 7, .family = SL_AF_INET};
+	struct affinity_val av = {.backend_id = 42};
 	__u32 id = 7;
 	json_t *e;
 
@@ -109,9 +115,9 @@ Test(cnictl_svc, maglev_revnat_affinity)
 
 Test(cnictl_svc, every_lb_map_has_a_decoder)
 {
-	static const char *const maps[] = { SL_MAP_SVC, SL_MAP_BACKEND, SL_MAP_MAGLEV,
-					    SL_MAP_AFFINITY, SL_MAP_REVNAT, SL_MAP_LB_NETNS,
-					    SL_MAP_SK_REVNAT };
+	static const char *const maps[] = {SL_MAP_SVC,	    SL_MAP_BACKEND, SL_MAP_MAGLEV,
+					   SL_MAP_AFFINITY, SL_MAP_REVNAT,  SL_MAP_LB_NETNS,
+					   SL_MAP_SK_REVNAT};
 
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
 		cr_expect_not_null(cnictl_decoder_find(maps[i]), "no decoder for %s", maps[i]);

@@ -29,8 +29,8 @@ static void set_make(struct set *s, size_t n, size_t skip_index)
 	for (size_t i = 0; i < n; i++) {
 		if (i == skip_index)
 			continue;
-		snprintf(s->names[s->n], sizeof(s->names[0]), "10.244.%zu.%zu:8080/TCP",
-			 i / 250, i % 250 + 1);
+		snprintf(s->names[s->n], sizeof(s->names[0]), "10.244.%zu.%zu:8080/TCP", i / 250,
+			 i % 250 + 1);
 		s->b[s->n].name = s->names[s->n];
 		s->b[s->n].id = (uint32_t)i + 1;
 		s->n++;
@@ -48,8 +48,8 @@ Test(maglev, primes)
 	static const struct {
 		unsigned int m;
 		bool prime;
-	} cases[] = { { 0, false }, { 1, false }, { 2, true }, { 4, false }, { 1021, true },
-		      { 1023, false }, { 65537, true }, { 65535, false }, { 16381, true } };
+	} cases[] = {{0, false},    {1, false},	   {2, true},	   {4, false},	 {1021, true},
+		     {1023, false}, {65537, true}, {65535, false}, {16381, true}};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		cr_expect_eq(maglev_is_prime(cases[i].m), cases[i].prime,
@@ -59,7 +59,7 @@ Test(maglev, primes)
 
 Test(maglev, rejects_bad_sizes)
 {
-	struct maglev_backend b[2] = { { "a", 1 }, { "a", 2 } };
+	struct maglev_backend b[2] = {{"a", 1}, {"a", 2}};
 	uint32_t t[1021];
 
 	cr_expect_eq(maglev_build(b, 1, t, 1020), -EINVAL, "non-prime M must be refused");
@@ -79,7 +79,7 @@ Test(maglev, empty_set_is_all_zero)
 
 Test(maglev, balance_within_one_percent)
 {
-	static const size_t counts[] = { 1, 2, 3, 5, 7, 10, 33, 100, 250 };
+	static const size_t counts[] = {1, 2, 3, 5, 7, 10, 33, 100, 250};
 	uint32_t *t = calloc(BIG_M, sizeof(*t));
 
 	cr_assert(t);
@@ -98,7 +98,8 @@ Test(maglev, balance_within_one_percent)
 		for (size_t id = 1; id <= n; id++) {
 			double dev = (per[id] - even) / even;
 			cr_expect(dev < 0.01 && dev > -0.01,
-				  "N=%zu M=%u backend %zu: %u slots, even is %.1f (%.3f%% off, limit 1%%)",
+				  "N=%zu M=%u backend %zu: %u slots, even is %.1f (%.3f%% off, "
+				  "limit 1%%)",
 				  n, BIG_M, id, per[id], even, dev * 100);
 		}
 		free(per);
@@ -126,7 +127,8 @@ static void check_disruption(unsigned int m, double factor)
 	cr_assert_eq(maglev_build(all.b, all.n, before, m), 0);
 	cr_assert_eq(maglev_build(less.b, less.n, after, m), 0);
 	for (size_t i = 0; i < m; i++) {
-		cr_assert_neq(after[i], (uint32_t)removed + 1, "removed backend still in slot %zu", i);
+		cr_assert_neq(after[i], (uint32_t)removed + 1, "removed backend still in slot %zu",
+			      i);
 		if (before[i] == removed + 1)
 			own++;
 		else if (before[i] != after[i])
@@ -137,7 +139,8 @@ static void check_disruption(unsigned int m, double factor)
 	cr_log_info("M=%u: removed backend owned %u slots; %u other slots moved; total %.2fx ideal",
 		    m, own, others_moved, total / ideal);
 	cr_expect(total <= factor * ideal,
-		  "M=%u: %.0f slots changed owner, limit %.0f (%.1f x M/100); %u were the removed backend's",
+		  "M=%u: %.0f slots changed owner, limit %.0f (%.1f x M/100); %u were the removed "
+		  "backend's",
 		  m, total, factor * ideal, factor, own);
 	free(before);
 	free(after);

@@ -36,8 +36,8 @@ TestSuite(ctgc, .init = setup, .fini = teardown);
 
 static void put(unsigned int i, uint64_t expires, uint8_t state)
 {
-	struct ct_key k = { 0 };
-	struct ct_entry e = { 0 };
+	struct ct_key k = {0};
+	struct ct_entry e = {0};
 
 	k.saddr.v4 = htonl(0x0af40000 + i);
 	k.daddr.v4 = htonl(0x0a60000a);
@@ -47,7 +47,8 @@ static void put(unsigned int i, uint64_t expires, uint8_t state)
 	k.family = SL_AF_INET;
 	e.expires_ns = expires;
 	e.state = state;
-	cr_assert_eq(bpf_map_update_elem(ct_fd, &k, &e, BPF_ANY), 0, "insert %u: %s", i, strerror(errno));
+	cr_assert_eq(bpf_map_update_elem(ct_fd, &k, &e, BPF_ANY), 0, "insert %u: %s", i,
+		     strerror(errno));
 }
 
 static long count(void)
@@ -67,7 +68,7 @@ static long count(void)
 static uint64_t stat(int idx)
 {
 	int ncpus = libbpf_num_possible_cpus();
-	uint64_t v[512] = { 0 }, sum = 0;
+	uint64_t v[512] = {0}, sum = 0;
 	__u32 key = idx;
 
 	cr_assert(ncpus > 0 && ncpus <= 512);

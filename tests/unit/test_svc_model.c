@@ -31,7 +31,8 @@ static struct svc_def *mk_svc(const char *spec)
 	json_t *o;
 
 	snprintf(buf, sizeof(buf),
-		 "{\"kind\":\"Service\",\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\"},\"spec\":%s}",
+		 "{\"kind\":\"Service\",\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\"},"
+		 "\"spec\":%s}",
 		 spec);
 	o = valid(&kind_service, buf);
 	cr_assert_eq(svc_def_parse(o, &d), 0);
@@ -86,7 +87,7 @@ static void build(struct svc_def *d, struct svc_slice **s, size_t n, const char 
 	cr_assert_eq(svc_model_build(d, s, n, node, m), 0);
 }
 
-#define TCP80 "{\"clusterIP\":\"10.96.0.10\",\"ports\":[{\"port\":80,\"targetPort\":8080}]}"
+#define TCP80	  "{\"clusterIP\":\"10.96.0.10\",\"ports\":[{\"port\":80,\"targetPort\":8080}]}"
 #define PORTS8080 "\"ports\":[{\"port\":8080}]"
 
 struct rcase {
@@ -99,46 +100,50 @@ struct rcase {
 };
 
 static const struct rcase readiness[] = {
-	{ "ready and nil-ready are active, not-ready is not", TCP80,
-	  "[{\"addresses\":[\"10.244.0.1\"],\"conditions\":{\"ready\":true}},"
-	  "{\"addresses\":[\"10.244.0.2\"],\"conditions\":{\"ready\":false}},"
-	  "{\"addresses\":[\"10.244.0.3\"]},"
-	  "{\"addresses\":[\"10.244.0.4\"],\"conditions\":{\"ready\":null}}]",
-	  NULL, "10.244.0.1:8080,10.244.0.3:8080,10.244.0.4:8080", 4 },
-	{ "terminating endpoints wait while any is ready", TCP80,
-	  "[{\"addresses\":[\"10.244.0.1\"],\"conditions\":{\"ready\":true}},"
-	  "{\"addresses\":[\"10.244.0.2\"],\"conditions\":{\"ready\":false,\"serving\":true,\"terminating\":true}}]",
-	  NULL, "10.244.0.1:8080", 2 },
-	{ "none ready: serving terminating ones take over", TCP80,
-	  "[{\"addresses\":[\"10.244.0.1\"],\"conditions\":{\"ready\":false}},"
-	  "{\"addresses\":[\"10.244.0.2\"],\"conditions\":{\"ready\":false,\"serving\":true,\"terminating\":true}},"
-	  "{\"addresses\":[\"10.244.0.3\"],\"conditions\":{\"ready\":false,\"serving\":false,\"terminating\":true}}]",
-	  NULL, "10.244.0.2:8080", 3 },
-	{ "serving nil defers to ready (false): not a fallback", TCP80,
-	  "[{\"addresses\":[\"10.244.0.2\"],\"conditions\":{\"ready\":false,\"terminating\":true}}]",
-	  NULL, "", 1 },
-	{ "nothing ready or serving: no active backend", TCP80,
-	  "[{\"addresses\":[\"10.244.0.1\"],\"conditions\":{\"ready\":false}}]", NULL, "", 1 },
-	{ "only the first address of an endpoint is used", TCP80,
-	  "[{\"addresses\":[\"10.244.0.1\",\"10.244.0.9\"]}]", NULL, "10.244.0.1:8080", 1 },
-	{ "internalTrafficPolicy Local keeps this node's endpoints",
-	  "{\"clusterIP\":\"10.96.0.10\",\"internalTrafficPolicy\":\"Local\",\"ports\":[{\"port\":80}]}",
-	  "[{\"addresses\":[\"10.244.0.1\"],\"nodeName\":\"node-a\"},"
-	  "{\"addresses\":[\"10.244.1.1\"],\"nodeName\":\"node-b\"},"
-	  "{\"addresses\":[\"10.244.0.2\"],\"nodeName\":\"node-a\",\"conditions\":{\"ready\":false}}]",
-	  "node-a", "10.244.0.1:8080", 3 },
-	{ "internalTrafficPolicy Local with no local endpoint: nothing, no fall back to remote",
-	  "{\"clusterIP\":\"10.96.0.10\",\"internalTrafficPolicy\":\"Local\",\"ports\":[{\"port\":80}]}",
-	  "[{\"addresses\":[\"10.244.1.1\"],\"nodeName\":\"node-b\"}]", "node-a", "", 1 },
-	{ "internalTrafficPolicy Local: local terminating fallback",
-	  "{\"clusterIP\":\"10.96.0.10\",\"internalTrafficPolicy\":\"Local\",\"ports\":[{\"port\":80}]}",
-	  "[{\"addresses\":[\"10.244.1.1\"],\"nodeName\":\"node-b\"},"
-	  "{\"addresses\":[\"10.244.0.7\"],\"nodeName\":\"node-a\",\"conditions\":{\"ready\":false,\"serving\":true,\"terminating\":true}}]",
-	  "node-a", "10.244.0.7:8080", 2 },
-	{ "internalTrafficPolicy Cluster ignores nodes", TCP80,
-	  "[{\"addresses\":[\"10.244.0.1\"],\"nodeName\":\"node-a\"},"
-	  "{\"addresses\":[\"10.244.1.1\"],\"nodeName\":\"node-b\"}]",
-	  "node-a", "10.244.0.1:8080,10.244.1.1:8080", 2 },
+    {"ready and nil-ready are active, not-ready is not", TCP80,
+     "[{\"addresses\":[\"10.244.0.1\"],\"conditions\":{\"ready\":true}},"
+     "{\"addresses\":[\"10.244.0.2\"],\"conditions\":{\"ready\":false}},"
+     "{\"addresses\":[\"10.244.0.3\"]},"
+     "{\"addresses\":[\"10.244.0.4\"],\"conditions\":{\"ready\":null}}]",
+     NULL, "10.244.0.1:8080,10.244.0.3:8080,10.244.0.4:8080", 4},
+    {"terminating endpoints wait while any is ready", TCP80,
+     "[{\"addresses\":[\"10.244.0.1\"],\"conditions\":{\"ready\":true}},"
+     "{\"addresses\":[\"10.244.0.2\"],\"conditions\":{\"ready\":false,\"serving\":true,"
+     "\"terminating\":true}}]",
+     NULL, "10.244.0.1:8080", 2},
+    {"none ready: serving terminating ones take over", TCP80,
+     "[{\"addresses\":[\"10.244.0.1\"],\"conditions\":{\"ready\":false}},"
+     "{\"addresses\":[\"10.244.0.2\"],\"conditions\":{\"ready\":false,\"serving\":true,"
+     "\"terminating\":true}},"
+     "{\"addresses\":[\"10.244.0.3\"],\"conditions\":{\"ready\":false,\"serving\":false,"
+     "\"terminating\":true}}]",
+     NULL, "10.244.0.2:8080", 3},
+    {"serving nil defers to ready (false): not a fallback", TCP80,
+     "[{\"addresses\":[\"10.244.0.2\"],\"conditions\":{\"ready\":false,\"terminating\":true}}]",
+     NULL, "", 1},
+    {"nothing ready or serving: no active backend", TCP80,
+     "[{\"addresses\":[\"10.244.0.1\"],\"conditions\":{\"ready\":false}}]", NULL, "", 1},
+    {"only the first address of an endpoint is used", TCP80,
+     "[{\"addresses\":[\"10.244.0.1\",\"10.244.0.9\"]}]", NULL, "10.244.0.1:8080", 1},
+    {"internalTrafficPolicy Local keeps this node's endpoints",
+     "{\"clusterIP\":\"10.96.0.10\",\"internalTrafficPolicy\":\"Local\",\"ports\":[{\"port\":80}]}",
+     "[{\"addresses\":[\"10.244.0.1\"],\"nodeName\":\"node-a\"},"
+     "{\"addresses\":[\"10.244.1.1\"],\"nodeName\":\"node-b\"},"
+     "{\"addresses\":[\"10.244.0.2\"],\"nodeName\":\"node-a\",\"conditions\":{\"ready\":false}}]",
+     "node-a", "10.244.0.1:8080", 3},
+    {"internalTrafficPolicy Local with no local endpoint: nothing, no fall back to remote",
+     "{\"clusterIP\":\"10.96.0.10\",\"internalTrafficPolicy\":\"Local\",\"ports\":[{\"port\":80}]}",
+     "[{\"addresses\":[\"10.244.1.1\"],\"nodeName\":\"node-b\"}]", "node-a", "", 1},
+    {"internalTrafficPolicy Local: local terminating fallback",
+     "{\"clusterIP\":\"10.96.0.10\",\"internalTrafficPolicy\":\"Local\",\"ports\":[{\"port\":80}]}",
+     "[{\"addresses\":[\"10.244.1.1\"],\"nodeName\":\"node-b\"},"
+     "{\"addresses\":[\"10.244.0.7\"],\"nodeName\":\"node-a\",\"conditions\":{\"ready\":false,"
+     "\"serving\":true,\"terminating\":true}}]",
+     "node-a", "10.244.0.7:8080", 2},
+    {"internalTrafficPolicy Cluster ignores nodes", TCP80,
+     "[{\"addresses\":[\"10.244.0.1\"],\"nodeName\":\"node-a\"},"
+     "{\"addresses\":[\"10.244.1.1\"],\"nodeName\":\"node-b\"}]",
+     "node-a", "10.244.0.1:8080,10.244.1.1:8080", 2},
 };
 
 Test(svc_model, readiness_rules_table)
@@ -150,8 +155,8 @@ Test(svc_model, readiness_rules_table)
 		struct svc_slice *s;
 		struct svc_model m;
 
-		snprintf(body, sizeof(body), "\"addressType\":\"IPv4\",\"endpoints\":%s,%s", c->endpoints,
-			 PORTS8080);
+		snprintf(body, sizeof(body), "\"addressType\":\"IPv4\",\"endpoints\":%s,%s",
+			 c->endpoints, PORTS8080);
 		s = mk_slice("web-1", body);
 		build(d, &s, 1, c->node, &m);
 		cr_assert_eq(m.n_frontends, 1, "case '%s': %zu frontends, expected 1", c->desc,
@@ -170,17 +175,17 @@ Test(svc_model, readiness_rules_table)
 
 Test(svc_model, multi_port_matches_by_name_and_protocol)
 {
-	struct svc_def *d = mk_svc(
-		"{\"clusterIP\":\"10.96.0.10\",\"ports\":["
-		"{\"name\":\"http\",\"port\":80,\"targetPort\":\"web\"},"
-		"{\"name\":\"metrics\",\"port\":9090,\"targetPort\":9100},"
-		"{\"name\":\"dns\",\"port\":53,\"protocol\":\"UDP\"}]}");
+	struct svc_def *d = mk_svc("{\"clusterIP\":\"10.96.0.10\",\"ports\":["
+				   "{\"name\":\"http\",\"port\":80,\"targetPort\":\"web\"},"
+				   "{\"name\":\"metrics\",\"port\":9090,\"targetPort\":9100},"
+				   "{\"name\":\"dns\",\"port\":53,\"protocol\":\"UDP\"}]}");
 	/* The slice carries resolved numbers under the Service port names;
 	 * "dns" exists only as TCP, which must not match the UDP port. */
 	struct svc_slice *s = mk_slice(
-		"web-1", "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.244.0.1\"]}],"
-			 "\"ports\":[{\"name\":\"metrics\",\"port\":9100},{\"name\":\"http\",\"port\":8080},"
-			 "{\"name\":\"dns\",\"port\":5353,\"protocol\":\"TCP\"}]");
+	    "web-1",
+	    "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.244.0.1\"]}],"
+	    "\"ports\":[{\"name\":\"metrics\",\"port\":9100},{\"name\":\"http\",\"port\":8080},"
+	    "{\"name\":\"dns\",\"port\":5353,\"protocol\":\"TCP\"}]");
 	struct svc_model m;
 	char got[256];
 
@@ -207,13 +212,18 @@ Test(svc_model, several_slices_union_and_merge)
 	struct svc_model m;
 	char got[256];
 
-	s[0] = mk_slice("web-1", "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.244.0.2\"]},"
-				 "{\"addresses\":[\"10.244.0.1\"],\"conditions\":{\"ready\":false}}]," PORTS8080);
+	s[0] = mk_slice(
+	    "web-1",
+	    "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.244.0.2\"]},"
+	    "{\"addresses\":[\"10.244.0.1\"],\"conditions\":{\"ready\":false}}]," PORTS8080);
 	/* The same endpoint in a second slice, ready there: merged, ready. */
-	s[1] = mk_slice("web-2", "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.244.0.1\"]},"
-				 "{\"addresses\":[\"10.244.0.3\"]}]," PORTS8080);
+	s[1] = mk_slice("web-2",
+			"\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.244.0.1\"]},"
+			"{\"addresses\":[\"10.244.0.3\"]}]," PORTS8080);
 	/* An IPv6 slice does not feed an IPv4 frontend. */
-	s[2] = mk_slice("web-3", "\"addressType\":\"IPv6\",\"endpoints\":[{\"addresses\":[\"fd00::1\"]}]," PORTS8080);
+	s[2] = mk_slice(
+	    "web-3",
+	    "\"addressType\":\"IPv6\",\"endpoints\":[{\"addresses\":[\"fd00::1\"]}]," PORTS8080);
 	build(d, s, 3, NULL, &m);
 	cr_assert_eq(m.n_frontends, 1);
 	cr_expect_eq(m.frontends[0].n_backends, 3, "%zu backends, expected 3 (merged, no IPv6)",
@@ -233,11 +243,13 @@ Test(svc_model, unset_port_and_unnamed_mismatch)
 	struct svc_model m;
 
 	/* port null: "not restricted" means nothing for a proxy: skipped. */
-	s[0] = mk_slice("web-1", "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.244.0.1\"]}],"
-				 "\"ports\":[{\"port\":null}]");
+	s[0] = mk_slice("web-1",
+			"\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.244.0.1\"]}],"
+			"\"ports\":[{\"port\":null}]");
 	/* A named slice port does not match the unnamed Service port. */
-	s[1] = mk_slice("web-2", "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.244.0.2\"]}],"
-				 "\"ports\":[{\"name\":\"http\",\"port\":8080}]");
+	s[1] = mk_slice("web-2",
+			"\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.244.0.2\"]}],"
+			"\"ports\":[{\"name\":\"http\",\"port\":8080}]");
 	build(d, s, 2, NULL, &m);
 	cr_assert_eq(m.n_frontends, 1);
 	cr_expect_eq(m.frontends[0].n_backends, 0, "got %zu backends, expected 0",
@@ -251,10 +263,13 @@ Test(svc_model, unset_port_and_unnamed_mismatch)
 Test(svc_model, not_load_balanced_kinds)
 {
 	static const char *const specs[] = {
-		"{\"clusterIP\":\"None\",\"ports\":[{\"port\":80}]}",
-		"{\"type\":\"ExternalName\",\"externalName\":\"db.example.com\",\"ports\":[{\"port\":80}]}",
+	    "{\"clusterIP\":\"None\",\"ports\":[{\"port\":80}]}",
+	    "{\"type\":\"ExternalName\",\"externalName\":\"db.example.com\",\"ports\":[{\"port\":"
+	    "80}]}",
 	};
-	struct svc_slice *s = mk_slice("web-1", "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.244.0.1\"]}]," PORTS8080);
+	struct svc_slice *s = mk_slice(
+	    "web-1",
+	    "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.244.0.1\"]}]," PORTS8080);
 
 	for (size_t i = 0; i < 2; i++) {
 		struct svc_def *d = mk_svc(specs[i]);
@@ -272,17 +287,24 @@ Test(svc_model, not_load_balanced_kinds)
 
 Test(svc_model, dual_stack_frontends_per_family)
 {
-	struct svc_def *d = mk_svc("{\"clusterIPs\":[\"10.96.0.10\",\"fd00:96::10\"],\"ports\":[{\"port\":80}]}");
+	struct svc_def *d =
+	    mk_svc("{\"clusterIPs\":[\"10.96.0.10\",\"fd00:96::10\"],\"ports\":[{\"port\":80}]}");
 	struct svc_slice *s[2];
 	struct svc_model m;
 	char got[256];
 
-	s[0] = mk_slice("web-4", "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.244.0.1\"]}]," PORTS8080);
-	s[1] = mk_slice("web-6", "\"addressType\":\"IPv6\",\"endpoints\":[{\"addresses\":[\"fd00::1\"]}]," PORTS8080);
+	s[0] = mk_slice(
+	    "web-4",
+	    "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.244.0.1\"]}]," PORTS8080);
+	s[1] = mk_slice(
+	    "web-6",
+	    "\"addressType\":\"IPv6\",\"endpoints\":[{\"addresses\":[\"fd00::1\"]}]," PORTS8080);
 	build(d, s, 2, NULL, &m);
 	cr_assert_eq(m.n_frontends, 2);
-	cr_expect_str_eq(active_of(&m.frontends[0], got, sizeof(got)), "10.244.0.1:8080", "v4: '%s'", got);
-	cr_expect_str_eq(active_of(&m.frontends[1], got, sizeof(got)), "fd00::1:8080", "v6: '%s'", got);
+	cr_expect_str_eq(active_of(&m.frontends[0], got, sizeof(got)), "10.244.0.1:8080",
+			 "v4: '%s'", got);
+	cr_expect_str_eq(active_of(&m.frontends[1], got, sizeof(got)), "fd00::1:8080", "v6: '%s'",
+			 got);
 	svc_model_free(&m);
 	svc_slice_free(s[0]);
 	svc_slice_free(s[1]);
@@ -291,14 +313,16 @@ Test(svc_model, dual_stack_frontends_per_family)
 
 Test(svc_model, affinity_parsed)
 {
-	struct svc_def *d = mk_svc("{\"clusterIP\":\"10.96.0.10\",\"sessionAffinity\":\"ClientIP\","
-				   "\"sessionAffinityConfig\":{\"clientIP\":{\"timeoutSeconds\":60}},"
-				   "\"ports\":[{\"port\":80}]}");
+	struct svc_def *d =
+	    mk_svc("{\"clusterIP\":\"10.96.0.10\",\"sessionAffinity\":\"ClientIP\","
+		   "\"sessionAffinityConfig\":{\"clientIP\":{\"timeoutSeconds\":60}},"
+		   "\"ports\":[{\"port\":80}]}");
 
 	cr_expect(d->affinity);
 	cr_expect_eq(d->affinity_timeout, 60, "timeout %u, expected 60", d->affinity_timeout);
 	svc_def_free(d);
-	d = mk_svc("{\"clusterIP\":\"10.96.0.10\",\"sessionAffinity\":\"ClientIP\",\"ports\":[{\"port\":80}]}");
+	d = mk_svc("{\"clusterIP\":\"10.96.0.10\",\"sessionAffinity\":\"ClientIP\",\"ports\":[{"
+		   "\"port\":80}]}");
 	cr_expect_eq(d->affinity_timeout, 10800, "default timeout %u, expected 10800",
 		     d->affinity_timeout);
 	svc_def_free(d);

@@ -19,7 +19,7 @@
 
 #define M 1021u
 
-static int fd_svc = -1, fd_be = -1, fd_mg = -1, fd_rn = -1;
+static int fd_svc = -1, fd_be = -1, fd_mg = -1, fd_rn = -1, fd_af = -1;
 
 static int mk_map(enum bpf_map_type t, size_t k, size_t v, unsigned int max, unsigned int flags,
 		  const char *name)
@@ -34,11 +34,14 @@ static int mk_map(enum bpf_map_type t, size_t k, size_t v, unsigned int max, uns
 
 static void setup_maps(unsigned int be_max)
 {
-	fd_svc = mk_map(BPF_MAP_TYPE_HASH, sizeof(struct svc_key), sizeof(struct svc_val), 256, 0, "t_svc");
+	fd_svc = mk_map(BPF_MAP_TYPE_HASH, sizeof(struct svc_key), sizeof(struct svc_val), 256, 0,
+			"t_svc");
 	fd_be = mk_map(BPF_MAP_TYPE_HASH, 4, sizeof(struct backend_val), be_max, 0, "t_backend");
 	fd_mg = mk_map(BPF_MAP_TYPE_HASH, 4, M * 4, 256, BPF_F_NO_PREALLOC, "t_maglev");
 	fd_rn = mk_map(BPF_MAP_TYPE_HASH, 4, sizeof(struct revnat_val), 256, 0, "t_revnat");
-	services_use_maps(fd_svc, fd_be, fd_mg, fd_rn, M);
+	fd_af = mk_map(BPF_MAP_TYPE_LRU_HASH, sizeof(struct affinity_key),
+		       sizeof(struct affinity_val), 256, 0, "t_affinity");
+	services_use_maps(fd_svc, fd_be, fd_mg, fd_rn, fd_af, M);
 	ctl.node_name = "node-a";
 }
 
@@ -50,7 +53,8 @@ static void setup(void)
 static void teardown(void)
 {
 	services_reset();
-	services_use_maps(-1, -1, -1, -1, 0);
+	services_use_maps(-1, -1, -1, -1, -1, 0);
+	close(fd_af);
 	close(fd_svc);
 	close(fd_be);
 	close(fd_mg);
@@ -124,20 +128,21 @@ static void apply_slice(json_t *old, json_t *new)
 
 static struct svc_val get_svc(const char *ip, int port)
 {
-	struct svc_key k = { 0 };
-	struct svc_val v = { 0 };
+	struct svc_key k = {0};
+	struct svc_val v = {0};
 
 	inet_pton(AF_INET, ip, &k.addr.v4);
 	k.port = htons(port);
 	k.proto = 6;
 	k.family = SL_AF_INET;
-	cr_assert_eq(bpf_map_lookup_elem(fd_svc, &k, &v), 0, "frontend %s:%d not in sluice_svc", ip, port);
+	cr_assert_eq(bpf_map_lookup_elem(fd_svc, &k, &v), 0, "frontend %s:%d not in sluice_svc", ip,
+		     port);
 	return v;
 }
 
 static bool has_svc(const char *ip, int port)
 {
-	struct svc_key k = { 0 };
+	struct svc_key k = {0};
 	struct svc_val v;
 
 	inet_pton(AF_INET, ip, &k.addr.v4);
@@ -157,7 +162,8 @@ static uint32_t be_id(const char *ip, int *state)
 	inet_pton(AF_INET, ip, &a);
 	while (!bpf_map_get_next_key(fd_be, p, &k)) {
 		p = &k;
-		if (!bpf_map_lookup_elem(fd_be, &k, &v) && v.addr.v4 == a && v.port == htons(8080)) {
+		if (!bpf_map_lookup_elem(fd_be, &k, &v) && v.addr.v4 == a &&
+		    v.port == htons(8080)) {
 			if (state)
 				*state = v.state;
 			return k;
@@ -172,7 +178,8 @@ static void table_counts(uint32_t svc_id, const uint32_t *ids, size_t n, unsigne
 {
 	static uint32_t t[M];
 
-	cr_assert_eq(bpf_map_lookup_elem(fd_mg, &svc_id, t), 0, "no Maglev table for svc_id %u", svc_id);
+	cr_assert_eq(bpf_map_lookup_elem(fd_mg, &svc_id, t), 0, "no Maglev table for svc_id %u",
+		     svc_id);
 	memset(per, 0, n * sizeof(*per));
 	*other = 0;
 	for (size_t i = 0; i < M; i++) {
@@ -187,7 +194,7 @@ static void table_counts(uint32_t svc_id, const uint32_t *ids, size_t n, unsigne
 	}
 }
 
-#define EP(ip) "{\"addresses\":[\"" ip "\"]}"
+#define EP(ip)		"{\"addresses\":[\"" ip "\"]}"
 #define EP_NOTREADY(ip) "{\"addresses\":[\"" ip "\"],\"conditions\":{\"ready\":false}}"
 
 TestSuite(svc_writer, .init = setup, .fini = teardown);
@@ -195,7 +202,8 @@ TestSuite(svc_writer, .init = setup, .fini = teardown);
 Test(svc_writer, frontend_backends_table_revnat)
 {
 	json_t *s = service("web", "10.96.0.10", NULL);
-	json_t *e = slice("web-1", "web", "[" EP("10.244.0.1") "," EP("10.244.0.2") "," EP("10.244.0.3") "]");
+	json_t *e = slice("web-1", "web",
+			  "[" EP("10.244.0.1") "," EP("10.244.0.2") "," EP("10.244.0.3") "]");
 	uint32_t ids[3];
 	unsigned int per[3], other;
 	struct revnat_val rv;
@@ -217,8 +225,8 @@ Test(svc_writer, frontend_backends_table_revnat)
 	table_counts(v.svc_id, ids, 3, per, &other);
 	cr_expect_eq(other, 0, "%u slots name unknown backends", other);
 	for (int i = 0; i < 3; i++)
-		cr_expect(per[i] >= M / 3 && per[i] <= M / 3 + 1, "backend %d owns %u slots, expected ~%u",
-			  i, per[i], M / 3);
+		cr_expect(per[i] >= M / 3 && per[i] <= M / 3 + 1,
+			  "backend %d owns %u slots, expected ~%u", i, per[i], M / 3);
 	cr_assert_eq(bpf_map_lookup_elem(fd_rn, &v.rev_nat_id, &rv), 0, "no revnat entry");
 	cr_expect_eq(rv.port, htons(80));
 	cr_expect_eq(ntohl(rv.addr.v4), 0x0a60000a, "revnat address %08x", ntohl(rv.addr.v4));
@@ -229,8 +237,11 @@ Test(svc_writer, frontend_backends_table_revnat)
 Test(svc_writer, readiness_change_and_removal_keep_ids)
 {
 	json_t *s = service("web", "10.96.0.10", NULL);
-	json_t *e1 = slice("web-1", "web", "[" EP("10.244.0.1") "," EP("10.244.0.2") "," EP("10.244.0.3") "]");
-	json_t *e2 = slice("web-1", "web", "[" EP("10.244.0.1") "," EP_NOTREADY("10.244.0.2") "," EP("10.244.0.3") "]");
+	json_t *e1 = slice("web-1", "web",
+			   "[" EP("10.244.0.1") "," EP("10.244.0.2") "," EP("10.244.0.3") "]");
+	json_t *e2 =
+	    slice("web-1", "web",
+		  "[" EP("10.244.0.1") "," EP_NOTREADY("10.244.0.2") "," EP("10.244.0.3") "]");
 	json_t *e3 = slice("web-1", "web", "[" EP("10.244.0.1") "," EP_NOTREADY("10.244.0.2") "]");
 	uint32_t id1, id2, id3, ids[2], svc_id;
 	unsigned int per[2], other;
@@ -306,7 +317,8 @@ Test(svc_writer, shared_backend_one_id)
 	apply_svc(NULL, b);
 	apply_slice(NULL, ea);
 	apply_slice(NULL, eb);
-	cr_expect_eq(count(fd_be), 1, "one endpoint in two Services: %ld backend ids", count(fd_be));
+	cr_expect_eq(count(fd_be), 1, "one endpoint in two Services: %ld backend ids",
+		     count(fd_be));
 	apply_svc(a, NULL);
 	cr_expect_neq(be_id("10.244.0.1", NULL), 0u, "backend still used by api was deleted");
 	cr_expect(has_svc("10.96.0.11", 80));
@@ -320,7 +332,8 @@ Test(svc_writer, shared_backend_one_id)
 Test(svc_writer, affinity_flags)
 {
 	json_t *s = service("web", "10.96.0.10",
-			    ",\"sessionAffinity\":\"ClientIP\",\"sessionAffinityConfig\":{\"clientIP\":{\"timeoutSeconds\":30}},"
+			    ",\"sessionAffinity\":\"ClientIP\",\"sessionAffinityConfig\":{"
+			    "\"clientIP\":{\"timeoutSeconds\":30}},"
 			    "\"internalTrafficPolicy\":\"Local\"");
 	struct svc_val v;
 
@@ -329,6 +342,45 @@ Test(svc_writer, affinity_flags)
 	cr_expect_eq(v.flags, SL_SVC_F_AFFINITY | SL_SVC_F_LOCAL, "flags %#x", v.flags);
 	cr_expect_eq(v.affinity_timeout, 30);
 	json_decref(s);
+}
+
+/* A client's remembered backend leaves the table: the memory goes, the
+ * other clients' (still ready backends) and other Services' stay. */
+Test(svc_writer, affinity_to_unready_backend_is_purged)
+{
+	json_t *s = service("web", "10.96.0.10", ",\"sessionAffinity\":\"ClientIP\"");
+	json_t *e1 = slice("web-1", "web", "[" EP("10.244.0.1") "," EP("10.244.0.2") "]");
+	json_t *e2 = slice("web-1", "web", "[" EP("10.244.0.1") "," EP_NOTREADY("10.244.0.2") "]");
+	struct affinity_key k1 = {.svc_id = 0, .family = SL_AF_INET}, k2 = k1, k3 = k1;
+	struct affinity_val v = {0}, got;
+	uint32_t svc_id, id1, id2;
+
+	apply_svc(NULL, s);
+	apply_slice(NULL, e1);
+	svc_id = get_svc("10.96.0.10", 80).svc_id;
+	id1 = be_id("10.244.0.1", NULL);
+	id2 = be_id("10.244.0.2", NULL);
+	/* client .11 -> backend 1, client .12 -> backend 2, and client .12
+	 * of another Service (svc_id + 100) -> backend 2. */
+	k1.svc_id = k2.svc_id = svc_id;
+	k3.svc_id = svc_id + 100;
+	k1.client.v4 = htonl(0x0af4000b);
+	k2.client.v4 = k3.client.v4 = htonl(0x0af4000c);
+	v.backend_id = id1;
+	cr_assert_eq(bpf_map_update_elem(fd_af, &k1, &v, BPF_ANY), 0);
+	v.backend_id = id2;
+	cr_assert_eq(bpf_map_update_elem(fd_af, &k2, &v, BPF_ANY), 0);
+	cr_assert_eq(bpf_map_update_elem(fd_af, &k3, &v, BPF_ANY), 0);
+	apply_slice(e1, e2);
+	cr_expect_neq(bpf_map_lookup_elem(fd_af, &k2, &got), 0,
+		      "affinity to the not-ready backend kept");
+	cr_expect_eq(bpf_map_lookup_elem(fd_af, &k1, &got), 0,
+		     "affinity to a ready backend dropped");
+	cr_expect_eq(bpf_map_lookup_elem(fd_af, &k3, &got), 0,
+		     "another Service's affinity dropped");
+	json_decref(s);
+	json_decref(e1);
+	json_decref(e2);
 }
 
 Test(svc_writer, frontend_conflict_refused)
@@ -361,7 +413,8 @@ Test(svc_writer, failed_update_rolls_back, .init = NULL)
 	setup_maps(2);
 	s = service("web", "10.96.0.10", NULL);
 	e1 = slice("web-1", "web", "[" EP("10.244.0.1") "]");
-	e2 = slice("web-1", "web", "[" EP("10.244.0.1") "," EP("10.244.0.2") "," EP("10.244.0.3") "]");
+	e2 = slice("web-1", "web",
+		   "[" EP("10.244.0.1") "," EP("10.244.0.2") "," EP("10.244.0.3") "]");
 	apply_svc(NULL, s);
 	apply_slice(NULL, e1);
 	id1 = be_id("10.244.0.1", NULL);
@@ -374,8 +427,8 @@ Test(svc_writer, failed_update_rolls_back, .init = NULL)
 	cr_expect_eq(v.backend_count, 1);
 	d = services_describe("shop", "web");
 	cr_assert(d);
-	cr_expect_eq(json_array_size(json_object_get(json_array_get(json_object_get(d, "frontends"), 0),
-						     "backends")),
+	cr_expect_eq(json_array_size(json_object_get(
+			 json_array_get(json_object_get(d, "frontends"), 0), "backends")),
 		     1, "model changed by a failed update");
 	json_decref(d);
 	json_decref(s);
@@ -401,7 +454,7 @@ Test(svc_writer, restart_adopts_ids_and_gcs_stale)
 	id2 = be_id("10.244.0.2", NULL);
 
 	/* "Restart": forget everything, keep the maps; only web comes back. */
-	services_use_maps(fd_svc, fd_be, fd_mg, fd_rn, M);
+	services_use_maps(fd_svc, fd_be, fd_mg, fd_rn, fd_af, M);
 	apply_slice(NULL, ea);
 	apply_svc(NULL, a);
 	cr_expect_eq(get_svc("10.96.0.10", 80).svc_id, svc_id, "svc_id not adopted");
@@ -431,7 +484,8 @@ Test(svc_writer, describe_and_requests)
 
 	apply_svc(NULL, s);
 	apply_slice(NULL, e);
-	req = json_pack("{s:s,s:s,s:s}", "request", "service.get", "namespace", "shop", "name", "web");
+	req = json_pack("{s:s,s:s,s:s}", "request", "service.get", "namespace", "shop", "name",
+			"web");
 	reply = json_object();
 	for (h = service_requests; h->name && strcmp(h->name, "service.get"); h++)
 		;
@@ -444,10 +498,12 @@ Test(svc_writer, describe_and_requests)
 	be = json_array_get(json_object_get(fe, "backends"), 1);
 	cr_expect_str_eq(json_string_value(json_object_get(be, "state")), "not-ready");
 	cr_expect(json_is_false(json_object_get(be, "active")));
-	cr_expect_eq((uint32_t)json_integer_value(json_object_get(be, "id")), be_id("10.244.0.2", NULL));
+	cr_expect_eq((uint32_t)json_integer_value(json_object_get(be, "id")),
+		     be_id("10.244.0.2", NULL));
 	json_decref(req);
 	json_decref(reply);
-	req = json_pack("{s:s,s:s,s:s}", "request", "service.get", "namespace", "shop", "name", "nope");
+	req = json_pack("{s:s,s:s,s:s}", "request", "service.get", "namespace", "shop", "name",
+			"nope");
 	reply = json_object();
 	cr_expect_eq(h->fn(req, reply, err, sizeof(err)), -ENOENT);
 	cr_expect_str_eq(err, "Service shop/nope not found", "error: %s", err);

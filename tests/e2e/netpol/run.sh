@@ -221,14 +221,49 @@ setup() {
 	for p in "${PODS[@]}"; do objs+=("$(pod_json "${p%/*}" "${p#*/}")"); done
 	feed_ok "feed namespaces and pods" "${objs[@]}" && e2e_pass "namespaces and pods fed"
 	for p in "${PODS[@]}"; do
-		for proto in tcp udp; do
-			for port in 80 81; do
-				serve pod "${p%/*}" "${p#*/}" "$proto" "$port" "${p/\//-}" ||
-					{ e2e_failed "serve $p $proto/$port"; return 1; }
-			done
+		for port in 80 81; do
+			serve pod "${p%/*}" "${p#*/}" tcp "$port" "${p/\//-}" ||
+				{ e2e_failed "serve $p tcp/$port"; return 1; }
 		done
+		udp_serve "$p" || { e2e_failed "serve $p udp/80,81"; return 1; }
 	done
 	e2e_pass "36 servers up"
+}
+
+# udp_serve NS/POD: one process answering datagrams on UDP 80 and 81 with
+# "<ns>-<pod>". (A forking socat per datagram loses its listener under 81
+# concurrent probes; a single select loop does not.)
+udp_serve() {
+	local p=$1 pid i
+	cat >"$E2E_ROOT/udp_server.py" <<'PY'
+import select, socket, sys
+reply = sys.argv[1].encode() + b"\n"
+socks = []
+for port in (80, 81):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port))
+    socks.append(s)
+while True:
+    ready, _, _ = select.select(socks, [], [])
+    for s in ready:
+        try:
+            _, peer = s.recvfrom(2048)
+            s.sendto(reply, peer)
+        except OSError:
+            pass
+PY
+	nsenter --net="/run/netns/$(pod_netns "${p%/*}" "${p#*/}")" \
+		python3 "$E2E_ROOT/udp_server.py" "${p/\//-}" </dev/null >/dev/null 2>&1 &
+	pid=$!
+	E2E_PIDS+=("$pid")
+	for ((i = 0; i < 50; i++)); do
+		[ "$(nsenter --net="/run/netns/$(pod_netns "${p%/*}" "${p#*/}")" ss -Hlnu \
+			'( sport = :80 or sport = :81 )' 2>/dev/null | grep -c .)" -ge 2 ] && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
 }
 
 setup || e2e_finish

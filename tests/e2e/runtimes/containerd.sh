@@ -114,6 +114,14 @@ rt_cleanup() {
 	for ns in "${RT_NETNS[@]}"; do
 		[ -e "/run/netns/$ns" ] && ip netns del "$ns" 2>/dev/null
 	done
+	# When containerd died before tearing a sandbox down, libcni's cached
+	# results and the shim's socket stay behind: remove ours (sandbox IDs are
+	# unique; sockets that appeared during this run).
+	for id in "${RT_IDS[@]}"; do rm -f /var/lib/cni/results/*-"$id"-*; done
+	for m in /run/containerd/s/*; do
+		[ -S "$m" ] || continue
+		case " $RT_SHIM_SOCKS_BEFORE " in *" $m "*) ;; *) rm -f "$m" ;; esac
+	done
 	rt_tidy_globals
 	return 0
 }
@@ -128,7 +136,8 @@ rt_tidy_globals() {
 	done
 	return 0
 }
-declare -a RT_NETNS=()
+declare -a RT_NETNS=() RT_IDS=()
+RT_SHIM_SOCKS_BEFORE=$(echo /run/containerd/s/*)
 # The trap may fire while a check's output is redirected to a temp file
 # (expect_ok runs its command with >"$out"): restore the script's own
 # stdout/stderr so the cleanup's FAIL/E2E_SUMMARY lines are seen.
@@ -264,6 +273,7 @@ run_sandbox() {
 	local pod=$1 id info
 	id=$(cri run "$pod" rt "uid-$pod-$$" --cgroup-parent "$CG_PARENT" --log-dir "$R/logs/$pod") || return 1
 	SB[$pod]=$id
+	RT_IDS+=("$id")
 	info=$(cri inspect "$id") || return 1
 	SBIP[$pod]=$(jq -r .ip <<<"$info")
 	SBNS[$pod]=$(jq -r .netns <<<"$info")
@@ -353,6 +363,58 @@ expect_eq "libcni's result cache has no entry of ours left" \
 failed_calls=$(for c in ADD DEL CHECK VERSION STATUS GC; do calls "$c"; done | jq -c 'select(.rc != 0)')
 expect_eq "no CNI call failed" "$failed_calls" ""
 [ -n "$failed_calls" ] && printf '%s\n' "$failed_calls" | head -n 5 | sed 's/^/#   | /'
+
+# ---- kubelet starts pods in parallel: concurrent RunPodSandbox, Stop, Remove -------------------
+par_pods="par-1 par-2 par-3 par-4"
+par_run() { cri run "$1" rt "uid-$1-$$" --cgroup-parent "$CG_PARENT" >"$R/$1.id"; }
+for p in $par_pods; do par_run "$p" & done
+wait
+par_ips="" par_ok=0
+for p in $par_pods; do
+	id=$(cat "$R/$p.id" 2>/dev/null)
+	[ -n "$id" ] || continue
+	SB[$p]=$id; RT_IDS+=("$id")
+	info=$(cri inspect "$id") || continue
+	SBIP[$p]=$(jq -r .ip <<<"$info"); SBNS[$p]=$(jq -r .netns <<<"$info")
+	RT_NETNS+=("${SBNS[$p]##*/}")
+	par_ok=$((par_ok + 1)); par_ips+="${SBIP[$p]} "
+done
+expect_eq "4 concurrent RunPodSandbox succeeded" "$par_ok" 4
+expect_eq "they got 4 distinct addresses" "$(tr ' ' '\n' <<<"$par_ips" | grep -c .) $(tr ' ' '\n' <<<"$par_ips" | grep . | sort -u | wc -l)" "4 4"
+expect_ok "par-1 -> par-4 (ping)" ping_ns "${SBNS[par-1]}" "${SBIP[par-4]}"
+expect_ok "par-4 -> par-2 (ping)" ping_ns "${SBNS[par-4]}" "${SBIP[par-2]}"
+for p in $par_pods; do
+	[ -n "${SB[$p]:-}" ] && { cri stop "${SB[$p]}" && cri stop "${SB[$p]}" && cri remove "${SB[$p]}"; } >/dev/null 2>&1 &
+done
+wait
+expect_eq "after concurrent Stop/Stop/Remove: no link, lease or record left" \
+	"$(host_links node1) $(leases node1) $(endpoint_records node1)" "0 0 0"
+par_calls=$(for p in $par_pods; do calls ADD "${SB[$p]:-none}"; calls DEL "${SB[$p]:-none}"; done)
+expect_eq "12 DELs and 4 ADDs, all exit 0" \
+	"$(jq -r .cmd <<<"$par_calls" | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}') $(jq -r .rc <<<"$par_calls" | sort -u | tr '\n' ' ')" \
+	"ADD=4 DEL=12  0 "
+
+# ---- sluiced down: ADD fails with "try again later", containerd tears down, nothing leaks --------
+sluiced_stop node1 TERM
+expect_fail "RunPodSandbox fails while sluiced is down" cri run pod-down rt "uid-pod-down-$$" --cgroup-parent "$CG_PARENT"
+down_add=$(calls ADD | jq -c 'select(.args | test("K8S_POD_NAME=pod-down(;|$)"))' | tail -n 1)
+down_id=$(jq -r .cid <<<"$down_add")
+[ -n "$down_id" ] && RT_IDS+=("$down_id")
+expect_eq "ADD while sluiced is down: CNI error 11 (try again later)" \
+	"$(jq -r '"\(.rc) \(.stdout | fromjson? | .code)"' <<<"$down_add")" "1 11"
+e2e_log "ADD answer: $(jq -r .stdout <<<"$down_add")"
+down_dels=$(calls DEL "$down_id")
+e2e_log "containerd's DELs after the failed ADD: $(jq -c '{rc, netns, stdout}' <<<"$down_dels" | tr '\n' ' ')"
+expect_eq "nothing left after the failed ADD (links, leases, records)" \
+	"$(host_links node1) $(leases node1) $(endpoint_records node1)" "0 0 0"
+expect_eq "containerd's teardown DELs while sluiced is down exit 0" \
+	"$(jq -r .rc <<<"$down_dels" | sort -u | tr '\n' ' ')" "0 "
+expect_eq "CRI keeps no sandbox of the failed run" "$(cri list | grep -c .)" 0
+expect_ok "sluiced restarts" sluiced_start node1
+expect_ok "RunPodSandbox works again (pod-c)" run_sandbox pod-c
+expect_ok "node -> pod-c (ping)" ping_ns "$NODE_NS" "${SBIP[pod-c]}"
+expect_ok "Stop/Stop/Remove pod-c" eval 'cri stop "${SB[pod-c]}" && cri stop "${SB[pod-c]}" && cri remove "${SB[pod-c]}"'
+expect_eq "nothing left at the end" "$(host_links node1) $(leases node1) $(endpoint_records node1) $(cri list | grep -c .)" "0 0 0 0"
 
 # ---- containerd goes; nothing of it may stay ------------------------------------------------
 rt_stop_containerd

@@ -104,7 +104,7 @@ rt_tidy_globals() {
 	return 0
 }
 
-declare -a RT_NETNS=()
+declare -a RT_NETNS=() RT_IDS=()
 # rt_cleanup: removes our containers (through podman), then any conmon or
 # container process, mount, cgroup and netns left. lib.sh's trap then removes
 # the node and $E2E_ROOT.
@@ -121,6 +121,9 @@ rt_cleanup() {
 	for ns in "${RT_NETNS[@]}"; do
 		[ -e "/run/netns/$ns" ] && ip netns del "$ns" 2>/dev/null
 	done
+	# libcni's cached results of containers podman could not tear down
+	# (container IDs are unique).
+	for id in "${RT_IDS[@]}"; do rm -f /var/lib/cni/results/*-"$id"-*; done
 	rt_tidy_globals
 	return 0
 }
@@ -238,6 +241,7 @@ run_ctr() {
 		"$IMAGE" sleep 600 || return 1
 	info=$(pm inspect "$c") || return 1
 	CID[$c]=$(jq -r '.[0].Id' <<<"$info")
+	RT_IDS+=("${CID[$c]}")
 	CIP[$c]=$(jq -r --arg n "$NET" '.[0].NetworkSettings.Networks[$n].IPAddress' <<<"$info")
 	CNS[$c]=$(jq -r '.[0].NetworkSettings.SandboxKey' <<<"$info")
 	case ${CNS[$c]} in /run/netns/* | /var/run/netns/*) RT_NETNS+=("${CNS[$c]##*/}") ;; esac
