@@ -394,18 +394,26 @@ static int cmd_del(struct ctx *c)
 {
 	struct cni_nl nl;
 	json_t *reply = NULL;
+	const char *link;
+	bool queued;
 	int err, ctl_err;
 
 	/* Deregister first so the datapath stops using the ifindex; go on with
-	 * the local clean-up when sluiced is away and report that last. */
+	 * the local clean-up when sluiced is away and report that last. The
+	 * kernel takes ~15 ms to unregister a veth: sluiced deletes it off our
+	 * path when it can see it ("queued"), otherwise we do. */
 	ctl_err = ctl_call(c,
-			   json_pack("{s:s, s:s, s:s}", "request", "endpoint.del", "containerID",
-				     c->env.container_id, "ifname", c->env.ifname),
+			   json_pack("{s:s, s:s, s:s, s:s}", "request", "endpoint.del",
+				     "containerID", c->env.container_id, "ifname", c->env.ifname,
+				     "deleteLink", c->host_ifname),
 			   &reply);
+	link = json_string_value(json_object_get(reply, "linkDeletion"));
+	queued = !ctl_err && link && !strcmp(link, "queued");
 	json_decref(reply);
 
-	err = cni_nl_open(&nl);
-	if (err) {
+	if (queued) {
+		err = 0;
+	} else if ((err = cni_nl_open(&nl))) {
 		cni_fail(c->e, SL_CNI_ERR_LINK, err, "couldn't open netlink");
 	} else {
 		/* The peer goes with it; a pod netns already gone took both. */

@@ -36,6 +36,7 @@
 #include "ctl.h"
 #include "endpoints.h"
 #include "ipcache.h"
+#include "linkdel.h"
 #include "kinds.h"
 #include "log.h"
 #include "requests.h"
@@ -883,15 +884,20 @@ static int req_del(const json_t *req, json_t *reply, char *err, size_t errlen)
 {
 	const char *cid = json_string_value(json_object_get(req, "containerID"));
 	const char *ifname = json_string_value(json_object_get(req, "ifname"));
+	const char *del_link = json_string_value(json_object_get(req, "deleteLink"));
 	struct endpoint *ep;
 	size_t idx;
 
-	(void)reply;
 	if (!cid || !ifname) {
 		snprintf(err, errlen,
 			 "endpoint.del: containerID and ifname (strings) are required");
 		return -EINVAL;
 	}
+	/* Optional: the plugin hands us its host veth to delete off its DEL
+	 * path; "queued" tells it not to delete the link itself. */
+	if (del_link)
+		json_object_set_new(reply, "linkDeletion",
+				    json_string(linkdel_queue(del_link) ? "caller" : "queued"));
 	ep = find_ep(cid, ifname, &idx);
 	if (!ep)
 		return 0;
