@@ -8,11 +8,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <sluice/common.h>
+
 #include "cni.h"
 
-/* handle/priority of our filters: fixed, so CHECK and re-attach find them */
-#define TC_HANDLE 1
-#define TC_PRIO	  1
+/* Filters use SL_TC_HANDLE/SL_TC_PRIORITY (sluice/common.h): fixed, so
+ * CHECK and sluiced's re-attach on upgrade find them. */
 
 static const struct {
 	const char *prog;
@@ -52,7 +53,7 @@ int cni_tc_attach(int ifindex, const char *bpffs, struct cni_err *e)
 
 		if (fd < 0)
 			return fd;
-		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO,
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SL_TC_HANDLE, .priority = SL_TC_PRIORITY,
 			    .prog_fd = fd, .flags = BPF_TC_F_REPLACE);
 		hook.attach_point = progs[i].where;
 		err = bpf_tc_attach(&hook, &opts);
@@ -80,7 +81,7 @@ int cni_tc_check(int ifindex, const char *bpffs, struct cni_err *e)
 		if (err)
 			return cni_fail(e, SL_CNI_ERR_DATAPATH, -errno, "couldn't read info of %s",
 					progs[i].prog);
-		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SL_TC_HANDLE, .priority = SL_TC_PRIORITY);
 		hook.attach_point = progs[i].where;
 		err = bpf_tc_query(&hook, &opts);
 		if (err) {
