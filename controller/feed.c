@@ -416,7 +416,7 @@ static json_t *prepare(const json_t *obj, const char *dflt_kind, const char *dfl
 static int upsert(struct txn *t, const struct kind_ops *ops, json_t *obj, char *err, size_t errlen)
 {
 	const char *ns = ops->namespaced ? k8s_namespace(obj) : "";
-	const json_t *cur = store_get(ops->kind, ns, k8s_name(obj));
+	const json_t *cur;
 	int rc;
 
 	rc = txn_note(&t->seen, ops, obj);
@@ -425,6 +425,12 @@ static int upsert(struct txn *t, const struct kind_ops *ops, json_t *obj, char *
 		snprintf(err, errlen, "%s: out of memory", ops->kind);
 		return rc;
 	}
+	/* the common no-op (a re-list) without parsing a serialised object */
+	if (store_same(ops->kind, ns, k8s_name(obj), obj)) {
+		json_decref(obj);
+		return 0;
+	}
+	cur = store_get(ops->kind, ns, k8s_name(obj));
 	if (cur && (k8s_rv_older(k8s_resource_version(obj), k8s_resource_version(cur)) ||
 		    json_equal(cur, obj))) {
 		if (!json_equal(cur, obj))

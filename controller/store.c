@@ -8,9 +8,8 @@
  * store (Service, EndpointSlice: services.c) are kept as compact JSON text
  * instead of jansson trees: a tree costs ~10x its text (a 100,000-endpoint
  * cluster held 280 MB of EndpointSlice trees, the text is 25 MB). store_get
- * and store_foreach parse such objects on demand into a per-kind cache
- * that lives until the next change of that kind, which is exactly the
- * lifetime the header promises for borrowed objects. */
+ * parses such an object on demand and keeps only the last one parsed;
+ * store_foreach parses each for the duration of its call (see store.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -27,8 +26,9 @@
 
 struct kind_store {
 	char kind[32];
-	json_t *objs;   /* key -> object, or -> JSON text (a string) when text */
-	json_t *parsed; /* text kinds: key -> parsed object, until the next change */
+	json_t *objs; /* key -> object, or -> JSON text (a string) when text */
+	json_t *last; /* text kinds: the object store_get parsed last, for key */
+	char last_key[320];
 	bool text;
 	bool dirty;
 };
@@ -41,34 +41,43 @@ static bool text_kind(const char *kind)
 	return !strcmp(kind, "EndpointSlice") || !strcmp(kind, "Service");
 }
 
-/* A change of the kind: objects handed out before are no longer promised. */
+/* Forget the parsed object a text kind handed out last. */
 static void drop_parsed(struct kind_store *ks)
 {
-	if (ks->parsed && json_object_size(ks->parsed))
-		json_object_clear(ks->parsed);
+	json_decref(ks->last);
+	ks->last = NULL;
+	ks->last_key[0] = '\0';
 }
 
-/* The object stored under key (borrowed), parsing text kinds. */
-static json_t *obj_at(struct kind_store *ks, const char *key, json_t *slot)
+/* Parse a text kind's stored text: a new reference or NULL (logged). */
+static json_t *parse_slot(const struct kind_store *ks, const char *key, json_t *slot)
 {
 	json_error_t jerr;
+	json_t *o = json_loadb(json_string_value(slot), json_string_length(slot), 0, &jerr);
+
+	if (!o) /* we wrote it: only memory can fail here */
+		pr_warn("store: %s %s: couldn't parse the stored object: %s\n", ks->kind, key,
+			jerr.text);
+	return o;
+}
+
+/* The object stored under key (borrowed), parsing text kinds. Only the
+ * last one parsed is kept: a cache of every object read would grow back
+ * to the trees the text replaces (a re-list reads every object once). */
+static json_t *obj_at(struct kind_store *ks, const char *key, json_t *slot)
+{
 	json_t *o;
 
 	if (!slot || !ks->text)
 		return slot;
-	o = json_object_get(ks->parsed, key);
-	if (o)
-		return o;
-	o = json_loadb(json_string_value(slot), json_string_length(slot), 0, &jerr);
-	if (!o) {
-		/* we wrote it: only memory can fail here */
-		pr_warn("store: %s %s: couldn't parse the stored object: %s\n", ks->kind, key,
-			jerr.text);
+	if (ks->last && !strcmp(ks->last_key, key))
+		return ks->last;
+	o = parse_slot(ks, key, slot);
+	if (!o)
 		return NULL;
-	}
-	if ((!ks->parsed && !(ks->parsed = json_object())) ||
-	    json_object_set_new(ks->parsed, key, o))
-		return NULL; /* set_new freed o */
+	drop_parsed(ks);
+	ks->last = o;
+	snprintf(ks->last_key, sizeof(ks->last_key), "%s", key);
 	return o;
 }
 
@@ -120,11 +129,14 @@ int store_foreach(const char *kind, int (*fn)(const json_t *obj, void *arg), voi
 	if (!ks)
 		return 0;
 	json_object_foreach(ks->objs, key, obj) {
-		json_t *o = obj_at(ks, key, obj);
+		/* text kinds: parsed for the call only, so memory stays flat */
+		json_t *o = ks->text ? parse_slot(ks, key, obj) : obj;
 
 		if (!o)
 			return -ENOMEM;
 		rc = fn(o, arg);
+		if (ks->text)
+			json_decref(o);
 		if (rc)
 			return rc;
 	}
@@ -153,6 +165,25 @@ size_t store_count(const char *kind)
 	struct kind_store *ks = find_kind(kind, false);
 
 	return ks ? json_object_size(ks->objs) : 0;
+}
+
+bool store_same(const char *kind, const char *ns, const char *name, const json_t *obj)
+{
+	struct kind_store *ks = find_kind(kind, false);
+	json_t *slot;
+	char key[320], *t;
+	bool same;
+
+	if (!ks || !name || obj_key(ns, name, key, sizeof(key)) ||
+	    !(slot = json_object_get(ks->objs, key)))
+		return false;
+	if (!ks->text)
+		return json_equal(slot, (json_t *)obj);
+	t = json_dumps(obj, JSON_COMPACT);
+	same = t && strlen(t) == json_string_length(slot) &&
+	       !memcmp(t, json_string_value(slot), json_string_length(slot));
+	free(t);
+	return same;
 }
 
 int store_put(const char *kind, const char *ns, const char *name, json_t *obj)
@@ -206,7 +237,7 @@ void store_reset(void)
 {
 	for (int i = 0; i < STORE_MAX_KINDS; i++) {
 		json_decref(kinds[i].objs);
-		json_decref(kinds[i].parsed);
+		json_decref(kinds[i].last);
 		memset(&kinds[i], 0, sizeof(kinds[i]));
 	}
 }

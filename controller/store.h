@@ -4,15 +4,20 @@
 #ifndef SLUICE_STORE_H
 #define SLUICE_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
 
 /* The stored object (validated and defaulted) or NULL. ns is "" for
- * cluster-scoped kinds. Borrowed reference: valid until the next change. */
+ * cluster-scoped kinds. Borrowed reference: valid until the next change,
+ * except for the kinds kept serialised (Service, EndpointSlice: store.c),
+ * where it is valid until the next store_get of that kind: json_incref it
+ * to keep it longer. */
 const json_t *store_get(const char *kind, const char *ns, const char *name);
 /* Call fn for every stored object of a kind; stops when fn returns
- * non-zero and returns that value. */
+ * non-zero and returns that value. obj is valid until the next change
+ * (serialised kinds: during the call only). */
 int store_foreach(const char *kind, int (*fn)(const json_t *obj, void *arg), void *arg);
 size_t store_count(const char *kind);
 /* Call fn with the key ("ns/name", or "name" for cluster-scoped kinds) of
@@ -28,6 +33,12 @@ json_t *model_identity_labels(uint32_t identity);
 
 /* ---- model-internal (feed.c, k8s_core.c, identity.c) ------------------- */
 
+/* Is obj exactly what is stored under kind/ns/name? For the kinds kept
+ * serialised this compares obj's compact text with the stored text, without
+ * parsing it (a re-list re-sends every object unchanged); false when
+ * nothing is stored or the texts differ (json_equal may still find them
+ * equal: a false "different" only costs a parse). */
+bool store_same(const char *kind, const char *ns, const char *name, const json_t *obj);
 /* Put obj (reference stolen, also on error) under kind/ns/name, replacing
  * what was there. Returns 0 or -ENOMEM. */
 int store_put(const char *kind, const char *ns, const char *name, json_t *obj);

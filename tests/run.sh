@@ -3,7 +3,7 @@
 # The whole test suite: every criterion binary in $BUILD/tests (unit and
 # datapath), then every end-to-end script: tests/e2e/*.sh, and per
 # subfolder its run.sh or, without one, each of its *.sh (helpers named
-# lib*.sh, *_lib.sh or _*.sh are skipped). Sums all counts and ends with
+# lib.sh, lib-*.sh, lib_*.sh, *_lib.sh or _*.sh are skipped). Sums all counts and ends with
 # exactly one line
 #   N passed, N failed
 # Exit status 0 only when nothing failed.
@@ -152,8 +152,8 @@ if [ "${SKIP_E2E:-0}" != 1 ]; then
 	done
 	shopt -u nullglob
 	for s in "${scripts[@]}"; do
-		# helpers sourced by tests, not tests: lib*.sh, *_lib.sh, _*.sh
-		case $(basename "$s") in lib*.sh | *_lib.sh | _*) continue ;; esac
+		# helpers sourced by tests, not tests: lib.sh, lib-*.sh, lib_*.sh, *_lib.sh, _*.sh
+		case $(basename "$s") in lib.sh | lib-*.sh | lib_*.sh | *_lib.sh | _*) continue ;; esac
 		want "e2e/${s#"$repo"/tests/e2e/}" || continue
 		run_e2e "$s"
 	done

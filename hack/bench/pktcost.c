@@ -663,6 +663,7 @@ int main(int argc, char **argv)
 		run_policy();
 	else
 		goto usage;
+	services_reset();
 	bench_empty__destroy(empty);
 	from_pod__destroy(fp);
 	for (size_t i = 0; i < n_objs; i++)

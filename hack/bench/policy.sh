@@ -25,6 +25,7 @@
 # changes). Needs root. Touches nothing outside what it creates.
 set -u
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck disable=SC2034 # read by lib.sh
 E2E_NAME=bench/policy
 E2E_SLUICED_ARGS="${E2E_SLUICED_ARGS:-} -v -v"
 # shellcheck source=../../tests/e2e/lib.sh
@@ -148,9 +149,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	new=$((9000 + r))
 	python3 "$REPO/hack/bench/policy_gen.py" change "$new" >"$E2E_ROOT/change.json"
 	before=$(grep -c 'policy: synced' "$(node_dir node1)/sluiced.log")
-	out=$("$BENCH_BIN/policy_watch" "$(node_socket node1)" "$(node_bpffs node1)/sluice_pol" \
-		"$EP_ID" "$PEER" "$new" "$old" 10 <"$E2E_ROOT/change.json" 2>&1)
-	if [ $? -ne 0 ]; then
+	if ! out=$("$BENCH_BIN/policy_watch" "$(node_socket node1)" "$(node_bpffs node1)/sluice_pol" \
+		"$EP_ID" "$PEER" "$new" "$old" 10 <"$E2E_ROOT/change.json" 2>&1); then
 		e2e_failed "policy change $r" "$out"
 		break
 	fi

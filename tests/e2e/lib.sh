@@ -29,6 +29,26 @@
 # line. A script that dies before e2e_finish prints the summary from the EXIT
 # trap with one extra failure ("script aborted").
 #
+# API at a glance (each function is documented where it is defined):
+#   checks     expect_eq expect_ne expect_match expect_ge expect_ok expect_fail
+#              expect_reach expect_no_reach e2e_pass e2e_failed e2e_log
+#              retry_until SECS CMD...   e2e_finish
+#   nodes      node_up NODE [CIDR]  node_setup  sluiced_start  sluiced_stop NODE [SIG]
+#              sluiced_running  node_down  node_exec NODE CMD...
+#              node_netns node_dir node_bpffs node_socket node_state node_conf
+#              node_cidr node_gw node_cgroup
+#   socket     feed NODE < json   request NODE JSON   cnictl_j / cnictl_t NODE ARGS...
+#              metric NODE REASON DIR
+#   CNI        pod_add NODE NS NAME [IFNAME] [CONF]   pod_del / pod_check NS NAME
+#              pod_cni NS NAME VERB   cni_exec NODE CONF VAR=VAL...   cni_code
+#              pod_env NS NAME VERB   pod_netns_create   pod_destroy   pod_ip
+#              pod_netns pod_cid pod_result   host_links leases endpoint_records NODE
+#   traffic    pod_exec NS NAME CMD...  at WHERE CMD...  ping_from WHERE IP
+#              serve WHERE tcp|udp PORT TEXT
+#              probe WHERE tcp|udp IP PORT      (WHERE = "pod NS NAME" | "node NODE")
+#   cleanup    E2E_PIDS+=(pid), E2E_PGIDS+=(pgid), E2E_NETNS+=(name),
+#              E2E_MOUNTS+=(dir): killed/removed at exit
+#
 # Environment:
 #   BUILD         build dir holding sluice, sluiced, cnictl (default: <repo>/build)
 #   E2E_VERBOSE=1 trace every command of the library (set -x)

@@ -61,6 +61,14 @@ Test(model_store, text_kind_round_trips_through_the_api)
 	cr_assert_eq(store_get("EndpointSlice", "default", "web-abc"), got,
 		     "a second get before any change must return the same object");
 	cr_assert_eq(store_count("EndpointSlice"), 1);
+	cr_assert(store_same("EndpointSlice", "default", "web-abc", copy),
+		  "store_same: the object just stored compares different");
+	json_object_set_new(json_object_get(copy, "metadata"), "resourceVersion", json_string("8"));
+	cr_assert(!store_same("EndpointSlice", "default", "web-abc", copy),
+		  "store_same: a changed resourceVersion compares equal");
+	cr_assert(!store_same("EndpointSlice", "default", "nope", copy),
+		  "store_same: an unknown name compares equal");
+	json_object_set_new(json_object_get(copy, "metadata"), "resourceVersion", json_string("7"));
 	taken = store_take("EndpointSlice", "default", "web-abc");
 	cr_assert(json_equal(taken, copy), "store_take returned another object");
 	cr_assert_null(store_get("EndpointSlice", "default", "web-abc"), "taken object still stored");

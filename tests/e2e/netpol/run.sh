@@ -749,14 +749,48 @@ if begin "[sluice] Service traffic is judged on the backend pod, after translati
 	finish
 fi
 
+if begin "[sluice] policies keep working while sluiced restarts"; then
+	apply x deny-ingress '{"podSelector":{},"policyTypes":["Ingress"]}'
+	settle
+	reach_all 1; reach "*" "x/*" 0; loopback
+	sluiced_stop "$NODE" TERM
+	check tcp 80
+	if expect_ok "$CASE: sluiced restarts" sluiced_start "$NODE"; then
+		settle
+		check tcp 80
+		delete_policy x deny-ingress
+		settle
+		reach_all 1
+		check tcp 80
+	fi
+	finish
+fi
+
 # ---- observability --------------------------------------------------------------
 
 if begin "[sluice] drops counted, traced and explained"; then
-	before=$(metric "$NODE" policy-denied-ingress ingress)
+	# Counted by the program that dropped: from_pod (dir egress) when the
+	# client is a local pod, to_pod (dir ingress) otherwise.
+	before=$(( $(metric "$NODE" policy-denied-ingress ingress) + $(metric "$NODE" policy-denied-ingress egress) ))
 	apply x deny-ingress '{"podSelector":{"matchLabels":{"pod":"a"}},"ingress":[{"from":[{"podSelector":{"matchLabels":{"pod":"b"}}}],"ports":[{"port":80}]}]}'
 	settle
+	# The verdict event names the policy (index << 12 | rule; rule 0 = the
+	# isolating policy, no rule allowed).
+	mon=$E2E_ROOT/monitor.json
+	# (The ring buffer also holds earlier cases' events: filter on ours.)
+	cnictl_j "$NODE" monitor --type policy >"$mon" 2>&1 &
+	monpid=$!
+	sleep 0.5
 	probe pod y a tcp "${IP[x/a]}" 80 >/dev/null
-	after=$(metric "$NODE" policy-denied-ingress ingress)
+	sleep 0.5
+	kill "$monpid" 2>/dev/null; wait "$monpid" 2>/dev/null
+	idx=$(cnictl_j "$NODE" policy list | jq -r '.[] | select(.name == "deny-ingress") | .index')
+	expect_eq "$CASE: verdict event names the policy" \
+		"$(jq -r --arg s "${IP[y/a]}" --arg d "${IP[x/a]}" \
+			'select(.src? == $s and .dst? == $d and .dport? == 80)
+			 | "\(.reason) \(.policy)"' "$mon" 2>/dev/null | tail -n1)" \
+		"policy-denied-ingress $((idx * 4096))"
+	after=$(( $(metric "$NODE" policy-denied-ingress ingress) + $(metric "$NODE" policy-denied-ingress egress) ))
 	expect_ge "$CASE: policy-denied-ingress counted" "$after" $((before + 1))
 	tr=$(cnictl_j "$NODE" policy trace --from y/a --to x/a --port 80/TCP)
 	expect_eq "$CASE: trace y/a -> x/a denied by ingress" \

@@ -20,6 +20,13 @@
 # K8S_POD_INFRA_CONTAINER_ID=.. and CNI_NETNS=/var/run/netns/cni-<uuid>; one DEL
 # per StopPodSandbox and one more on RemovePodSandbox, the later ones with an
 # empty CNI_NETNS because the netns is gone after the first Stop.
+#
+# Also: four sandboxes run and torn down concurrently (kubelet works in
+# parallel), and RunPodSandbox while sluiced is down (ADD must fail with code
+# 11 and containerd's clean-up DEL must succeed, else containerd keeps the
+# sandbox as SANDBOX_UNKNOWN). RT_CNI_VERSION=0.4.0|0.3.1 runs everything with
+# an older conflist; RT_TAP_SAVE=DIR keeps the tap's records; RT_NO_BUILD=1
+# skips the make step.
 E2E_NAME=${E2E_NAME:-runtimes/containerd}
 RT_REPO=$(cd "$(dirname "$0")/../../.." && pwd)
 BUILD=${BUILD:-$RT_REPO/build}
@@ -46,7 +53,6 @@ CTD_SOCK=$R/containerd.sock
 CTD_PID=""
 CG_PARENT=/sluice-rt-$$         # cgroupfs parent of the sandboxes (v1 hierarchies)
 PAUSE_IMAGE=localhost/sluice-pause:e2e
-declare -a SANDBOXES=()
 
 # ---- prerequisites: a missing runtime is a failure with the reason, not a skip ---------
 rt_missing=""
@@ -114,9 +120,18 @@ rt_cleanup() {
 	for ns in "${RT_NETNS[@]}"; do
 		[ -e "/run/netns/$ns" ] && ip netns del "$ns" 2>/dev/null
 	done
+	# Netns the runtime made for a sandbox we never learnt about (it died,
+	# or the script was stopped mid-way): new since we started, and empty.
+	for ns in $(rt_runtime_netns); do
+		case " $RT_NETNS_BEFORE " in *" $ns "*) continue ;; esac
+		[ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && ip netns del "$ns" 2>/dev/null
+	done
 	# When containerd died before tearing a sandbox down, libcni's cached
 	# results and the shim's socket stay behind: remove ours (sandbox IDs are
 	# unique; sockets that appeared during this run).
+	for d in "$R"/root/io.containerd.grpc.v1.cri/sandboxes/*/; do
+		[ -d "$d" ] && RT_IDS+=("$(basename "$d")")
+	done
 	for id in "${RT_IDS[@]}"; do rm -f /var/lib/cni/results/*-"$id"-*; done
 	for m in /run/containerd/s/*; do
 		[ -S "$m" ] || continue
@@ -132,11 +147,19 @@ rt_cleanup() {
 rt_tidy_globals() {
 	local p
 	for p in /run/containerd/s /run/containerd /var/lib/cni/results /var/lib/cni; do
-		case " $rt_globals_absent " in *" $p "*) rmdir "$p" 2>/dev/null ;; esac
+		case " $rt_globals_absent ${RT_CNI_CACHE_ABSENT:-} " in *" $p "*) rmdir "$p" 2>/dev/null ;; esac
 	done
 	return 0
 }
 declare -a RT_NETNS=() RT_IDS=()
+# rt_runtime_netns: the netns names containerd gives its sandboxes (cni-<uuid>).
+rt_runtime_netns() {
+	local f
+	for f in /run/netns/cni-*; do
+		[[ ${f##*/} =~ ^cni-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]] && echo "${f##*/}"
+	done
+}
+RT_NETNS_BEFORE=$(rt_runtime_netns | tr '\n' ' ')
 RT_SHIM_SOCKS_BEFORE=$(echo /run/containerd/s/*)
 # The trap may fire while a check's output is redirected to a temp file
 # (expect_ok runs its command with >"$out"): restore the script's own
@@ -148,13 +171,16 @@ rt_exit() {
 	# RT_TAP_SAVE=DIR keeps the tap's records of every CNI call (debugging).
 	[ -n "${RT_TAP_SAVE:-}" ] && mkdir -p "$RT_TAP_SAVE" && cp "$R"/tap/call.*.json "$RT_TAP_SAVE"/ 2>/dev/null
 	[ "${E2E_KEEP:-0}" = 1 ] || rt_cleanup
-	(exit $rc)
+	(exit "$rc")
 	e2e_cleanup
 }
 trap rt_exit EXIT
 
 # Machine-wide paths containerd uses by default: the test must not create any.
-RT_GLOBAL_PATHS="/run/containerd/s /run/containerd /var/lib/cni/results /var/lib/cni /var/lib/containerd /opt/containerd /opt/cni /etc/cni/net.d"
+RT_GLOBAL_PATHS="/run/containerd/s /run/containerd /var/lib/containerd /opt/containerd /opt/cni /etc/cni/net.d"
+# libcni's cache dir is shared with every libcni user (another test may be
+# using it right now): tidied, but judged by our own entries only.
+RT_CNI_CACHE_ABSENT=$(for p in /var/lib/cni/results /var/lib/cni; do [ -e "$p" ] || echo "$p"; done | tr "\n" " ")
 rt_globals_absent=$(for p in $RT_GLOBAL_PATHS; do [ -e "$p" ] || echo "$p"; done | tr "\n" " ")
 
 # ---- node, CNI dirs, the tap ---------------------------------------------------------------
@@ -337,6 +363,9 @@ expect_eq "every DEL of pod-a exited 0" "$(jq -r .rc <<<"$dels" | sort -u | tr '
 expect_eq "1st DEL carries the netns, the later ones an empty CNI_NETNS" \
 	"$(jq -r 'if .netns == "" then "empty" else .netns end' <<<"$dels" | head -n 3 | tr '\n' ' ')" \
 	"${SBNS[pod-a]} empty empty "
+case $CNIV in 0.3.*) want_prev=null ;; *) want_prev=${SBIP[pod-a]}/32 ;; esac
+expect_eq "1st DEL of pod-a: prevResult (libcni's cache) as spec $CNIV has it" \
+	"$(head -n 1 <<<"$dels" | jq -r '.stdin | fromjson | .prevResult.ips[0].address')" "$want_prev"
 expect_eq "after pod-a: one link, one lease, one endpoint record left (pod-b's)" \
 	"$(host_links node1) $(leases node1) $(endpoint_records node1)" "1 1 1"
 expect_eq "cnictl endpoint list: only pod-b" \
@@ -359,7 +388,7 @@ expect_eq "CRI lists no sandbox" "$(cri list | grep -c .)" 0
 expect_eq "no sandbox netns left" \
 	"$(for p in pod-a pod-b; do test -e "${SBNS[$p]}" && echo "${SBNS[$p]}"; done)" ""
 expect_eq "libcni's result cache has no entry of ours left" \
-	"$(ls /var/lib/cni/results 2>/dev/null | grep -c '^sluice-containerd-')" 0
+	"$(compgen -G "/var/lib/cni/results/sluice-containerd-*" | wc -l)" 0
 failed_calls=$(for c in ADD DEL CHECK VERSION STATUS GC; do calls "$c"; done | jq -c 'select(.rc != 0)')
 expect_eq "no CNI call failed" "$failed_calls" ""
 [ -n "$failed_calls" ] && printf '%s\n' "$failed_calls" | head -n 5 | sed 's/^/#   | /'
@@ -367,8 +396,10 @@ expect_eq "no CNI call failed" "$failed_calls" ""
 # ---- kubelet starts pods in parallel: concurrent RunPodSandbox, Stop, Remove -------------------
 par_pods="par-1 par-2 par-3 par-4"
 par_run() { cri run "$1" rt "uid-$1-$$" --cgroup-parent "$CG_PARENT" >"$R/$1.id"; }
-for p in $par_pods; do par_run "$p" & done
-wait
+# Wait for these jobs only: sluiced and the test servers are jobs of this shell too.
+par_pids=()
+for p in $par_pods; do par_run "$p" & par_pids+=($!); done
+wait "${par_pids[@]}"
 par_ips="" par_ok=0
 for p in $par_pods; do
 	id=$(cat "$R/$p.id" 2>/dev/null)
@@ -384,9 +415,11 @@ expect_eq "they got 4 distinct addresses" "$(tr ' ' '\n' <<<"$par_ips" | grep -c
 expect_ok "par-1 -> par-4 (ping)" ping_ns "${SBNS[par-1]}" "${SBIP[par-4]}"
 expect_ok "par-4 -> par-2 (ping)" ping_ns "${SBNS[par-4]}" "${SBIP[par-2]}"
 for p in $par_pods; do
-	[ -n "${SB[$p]:-}" ] && { cri stop "${SB[$p]}" && cri stop "${SB[$p]}" && cri remove "${SB[$p]}"; } >/dev/null 2>&1 &
+	[ -n "${SB[$p]:-}" ] || continue
+	{ cri stop "${SB[$p]}" && cri stop "${SB[$p]}" && cri remove "${SB[$p]}"; } >/dev/null 2>&1 &
+	par_pids+=($!)
 done
-wait
+wait "${par_pids[@]}"
 expect_eq "after concurrent Stop/Stop/Remove: no link, lease or record left" \
 	"$(host_links node1) $(leases node1) $(endpoint_records node1)" "0 0 0"
 par_calls=$(for p in $par_pods; do calls ADD "${SB[$p]:-none}"; calls DEL "${SB[$p]:-none}"; done)
@@ -409,8 +442,14 @@ expect_eq "nothing left after the failed ADD (links, leases, records)" \
 	"$(host_links node1) $(leases node1) $(endpoint_records node1)" "0 0 0"
 expect_eq "containerd's teardown DELs while sluiced is down exit 0" \
 	"$(jq -r .rc <<<"$down_dels" | sort -u | tr '\n' ' ')" "0 "
+# containerd keeps the sandbox (state SANDBOX_UNKNOWN) when that DEL fails.
 expect_eq "CRI keeps no sandbox of the failed run" "$(cri list | grep -c .)" 0
 expect_ok "sluiced restarts" sluiced_start node1
+# What kubelet does with a sandbox left behind: Stop (DEL again) and Remove.
+for id in $(cri list); do
+	expect_ok "leftover sandbox ${id:0:12}: Stop and Remove after sluiced is back" \
+		eval "cri stop $id && cri remove $id"
+done
 expect_ok "RunPodSandbox works again (pod-c)" run_sandbox pod-c
 expect_ok "node -> pod-c (ping)" ping_ns "$NODE_NS" "${SBIP[pod-c]}"
 expect_ok "Stop/Stop/Remove pod-c" eval 'cri stop "${SB[pod-c]}" && cri stop "${SB[pod-c]}" && cri remove "${SB[pod-c]}"'
@@ -420,6 +459,8 @@ expect_eq "nothing left at the end" "$(host_links node1) $(leases node1) $(endpo
 rt_stop_containerd
 expect_eq "no shim or pause process left" "$(rt_pids_of_ours | tr '\n' ' ')" ""
 expect_eq "no mount left below containerd's root/state" "$(rt_mounts_below "$R" | tr '\n' ' ')" ""
+expect_eq "no runtime netns of this run left in /run/netns" \
+	"$(for ns in $(rt_runtime_netns); do case " $RT_NETNS_BEFORE " in *" $ns "*) ;; *) echo "$ns" ;; esac; done | tr '\n' ' ')" ""
 rt_tidy_globals
 expect_eq "nothing created in the machine's containerd/CNI paths" \
 	"$(for p in $rt_globals_absent; do [ -e "$p" ] && echo "$p"; done | tr '\n' ' ')" ""

@@ -19,6 +19,12 @@
 # config, with CNI_NETNS/CNI_IFNAME/CNI_PATH "dummy"; ADD and DEL with
 # CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAME=<container> (no namespace) and
 # CNI_NETNS=/run/netns/netns-<uuid>; DEL with the cached result as prevResult.
+#
+# Also: podman stop + start (DEL, then ADD again for the same container ID in
+# a new netns), and podman run while sluiced is down (ADD must fail with code
+# 11 and podman's clean-up DEL must succeed). RT_CNI_VERSION=0.4.0|0.3.1 runs
+# everything with an older conflist; RT_TAP_SAVE=DIR keeps the tap's records;
+# RT_NO_BUILD=1 skips the make step.
 E2E_NAME=${E2E_NAME:-runtimes/podman}
 RT_REPO=$(cd "$(dirname "$0")/../../.." && pwd)
 BUILD=${BUILD:-$RT_REPO/build}
@@ -90,8 +96,11 @@ rt_mounts_below() {
 # info cache, which `podman import` writes as root to
 # /var/lib/containers/cache/blob-info-cache-v1.boltdb. The test removes them
 # when it created them (the directories only when empty).
-RT_GLOBAL_PATHS="/var/lib/cni/results /var/lib/cni /var/lib/containers/cache /var/lib/containers
+RT_GLOBAL_PATHS="/var/lib/containers/cache /var/lib/containers
 	/run/libpod /run/containers /dev/shm/libpod_lock /etc/cni/net.d /opt/cni"
+# libcni's cache dir is shared with every libcni user (another test may be
+# using it right now): tidied, but judged by our own entries only.
+RT_CNI_CACHE_ABSENT=$(for p in /var/lib/cni/results /var/lib/cni; do [ -e "$p" ] || echo "$p"; done | tr "\n" " ")
 rt_globals_absent=""
 rt_tidy_globals() {
 	local p
@@ -99,12 +108,20 @@ rt_tidy_globals() {
 	*" /var/lib/containers/cache "*) rm -f /var/lib/containers/cache/blob-info-cache-v1.boltdb ;;
 	esac
 	for p in /var/lib/cni/results /var/lib/cni /var/lib/containers/cache /var/lib/containers; do
-		case " $rt_globals_absent " in *" $p "*) rmdir "$p" 2>/dev/null ;; esac
+		case " $rt_globals_absent ${RT_CNI_CACHE_ABSENT:-} " in *" $p "*) rmdir "$p" 2>/dev/null ;; esac
 	done
 	return 0
 }
 
 declare -a RT_NETNS=() RT_IDS=()
+# rt_runtime_netns: the netns names podman gives its sandboxes (netns-<uuid>).
+rt_runtime_netns() {
+	local f
+	for f in /run/netns/netns-*; do
+		[[ ${f##*/} =~ ^netns-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]] && echo "${f##*/}"
+	done
+}
+RT_NETNS_BEFORE=$(rt_runtime_netns | tr '\n' ' ')
 # rt_cleanup: removes our containers (through podman), then any conmon or
 # container process, mount, cgroup and netns left. lib.sh's trap then removes
 # the node and $E2E_ROOT.
@@ -120,6 +137,12 @@ rt_cleanup() {
 	done
 	for ns in "${RT_NETNS[@]}"; do
 		[ -e "/run/netns/$ns" ] && ip netns del "$ns" 2>/dev/null
+	done
+	# Netns the runtime made for a sandbox we never learnt about (it died,
+	# or the script was stopped mid-way): new since we started, and empty.
+	for ns in $(rt_runtime_netns); do
+		case " $RT_NETNS_BEFORE " in *" $ns "*) continue ;; esac
+		[ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && ip netns del "$ns" 2>/dev/null
 	done
 	# libcni's cached results of containers podman could not tear down
 	# (container IDs are unique).
@@ -137,7 +160,7 @@ rt_exit() {
 	# RT_TAP_SAVE=DIR keeps the tap's records of every CNI call (debugging).
 	[ -n "${RT_TAP_SAVE:-}" ] && mkdir -p "$RT_TAP_SAVE" && cp "$R"/tap/call.*.json "$RT_TAP_SAVE"/ 2>/dev/null
 	[ "${E2E_KEEP:-0}" = 1 ] || rt_cleanup
-	(exit $rc)
+	(exit "$rc")
 	e2e_cleanup
 }
 trap rt_exit EXIT
@@ -329,15 +352,40 @@ expect_eq "podman lists no container" "$(pm ps -aq | grep -c .)" 0
 expect_eq "no container netns left" \
 	"$(for c in rt-a rt-b; do test -e "${CNS[$c]}" && echo "${CNS[$c]}"; done)" ""
 expect_eq "libcni's result cache has no entry of ours left" \
-	"$(ls /var/lib/cni/results 2>/dev/null | grep -c "^$NET-")" 0
+	"$(compgen -G "/var/lib/cni/results/$NET-*" | wc -l)" 0
 failed_calls=$(for c in ADD DEL CHECK VERSION STATUS GC; do calls "$c"; done | jq -c 'select(.rc != 0)')
 expect_eq "no CNI call failed" "$failed_calls" ""
 [ -n "$failed_calls" ] && printf '%s\n' "$failed_calls" | head -n 5 | sed 's/^/#   | /'
 e2e_log "CNI calls podman made: $(for c in VERSION ADD CHECK DEL; do echo "$c=$(calls "$c" | grep -c .)"; done | tr '\n' ' ')"
 
+# ---- sluiced down: podman run fails with "try again later", nothing leaks ------------------
+sluiced_stop node1 TERM
+expect_fail "podman run fails while sluiced is down" \
+	pm run -d --name rt-down --network "$NET" --cgroup-parent "$CG_PARENT" "$IMAGE" sleep 600
+down_add=$(calls ADD | jq -c 'select(.args | test("K8S_POD_NAME=rt-down(;|$)"))' | tail -n 1)
+down_id=$(jq -r .cid <<<"$down_add")
+[ -n "$down_id" ] && RT_IDS+=("$down_id")
+expect_eq "ADD while sluiced is down: CNI error 11 (try again later)" \
+	"$(jq -r '"\(.rc) \(.stdout | fromjson? | .code)"' <<<"$down_add")" "1 11"
+down_dels=$(calls DEL "$down_id")
+e2e_log "podman's DELs after the failed ADD: $(jq -c '{rc, netns, stdout}' <<<"$down_dels" | tr '\n' ' ')"
+expect_eq "podman's teardown DELs while sluiced is down exit 0" \
+	"$(jq -r .rc <<<"$down_dels" | sort -u | tr '\n' ' ')" "$([ -n "$down_dels" ] && echo "0 ")"
+expect_eq "nothing left after the failed ADD (links, leases, records)" \
+	"$(host_links node1) $(leases node1) $(endpoint_records node1)" "0 0 0"
+expect_ok "sluiced restarts" sluiced_start node1
+expect_ok "podman rm -f the failed container" pm rm -f -t 0 rt-down
+expect_ok "podman run works again (rt-c)" run_ctr rt-c
+expect_ok "node -> rt-c (ping)" ping_ns "$NODE_NS" "${CIP[rt-c]}"
+expect_ok "podman rm -f rt-c" pm rm -f -t 0 rt-c
+expect_eq "nothing left at the end" \
+	"$(host_links node1) $(leases node1) $(endpoint_records node1) $(pm ps -aq | grep -c .)" "0 0 0 0"
+
 # ---- nothing of podman may stay ---------------------------------------------------------------
 expect_eq "no conmon or container process left" "$(rt_pids_of_ours | tr '\n' ' ')" ""
 expect_eq "no mount left below podman's root/runroot" "$(rt_mounts_below "$R" | tr '\n' ' ')" ""
+expect_eq "no runtime netns of this run left in /run/netns" \
+	"$(for ns in $(rt_runtime_netns); do case " $RT_NETNS_BEFORE " in *" $ns "*) ;; *) echo "$ns" ;; esac; done | tr '\n' ' ')" ""
 rt_tidy_globals
 expect_eq "nothing created in the machine's podman/CNI paths" \
 	"$(for p in $rt_globals_absent; do [ -e "$p" ] && echo "$p"; done | tr '\n' ' ')" ""
