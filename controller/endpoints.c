@@ -1068,6 +1068,49 @@ static int load_records(void)
 /* Make sluice_ep hold exactly the records' addresses: delete keys no
  * record has, write missing or differing values, leave equal ones alone.
  * Same for the counters (by ifindex) and the netns cookies. */
+/* Is the __u32 key the host ifindex of a known endpoint? */
+static bool ifindex_owned(const void *key)
+{
+	__u32 k;
+
+	memcpy(&k, key, sizeof(k));
+	for (size_t i = 0; i < n_eps; i++)
+		if (eps[i]->host_ifindex == k)
+			return true;
+	return false;
+}
+
+/* Is the __u64 key the netns cookie of a known endpoint? */
+static bool cookie_owned(const void *key)
+{
+	__u64 k;
+
+	memcpy(&k, key, sizeof(k));
+	for (size_t i = 0; i < n_eps; i++)
+		if (k && eps[i]->netns_cookie == k)
+			return true;
+	return false;
+}
+
+/* Delete every key (at most 8 bytes) of a pinned map that owned() rejects.
+ * The walk restarts after a delete: the next key of a deleted one is not
+ * defined. Maps not built into this datapath are skipped. */
+static void delete_unowned(const char *map, size_t key_size, bool (*owned)(const void *key))
+{
+	__u64 k = 0, nk = 0;
+	void *pk = NULL;
+	int fd = map_fd(map, false);
+
+	if (fd < 0 || key_size > sizeof(k))
+		return;
+	while (bpf_map_get_next_key(fd, pk, &nk) == 0) {
+		memcpy(&k, &nk, key_size);
+		pk = &k;
+		if (!owned(&k) && !bpf_map_delete_elem(fd, &k))
+			pk = NULL;
+	}
+}
+
 static int resync_maps(void)
 {
 	int fd = map_fd(SL_MAP_EP, true), ret = 0, removed = 0, written = 0;
@@ -1115,37 +1158,9 @@ static int resync_maps(void)
 			written++;
 		}
 	}
-	/* Counters of interfaces no record has. */
-	fd = map_fd(SL_MAP_EP_STATS, false);
-	if (fd >= 0) {
-		__u32 k, nk, *pk = NULL;
-
-		while (bpf_map_get_next_key(fd, pk, &nk) == 0) {
-			bool ours = false;
-
-			k = nk;
-			pk = &k;
-			for (size_t i = 0; i < n_eps && !ours; i++)
-				ours = eps[i]->host_ifindex == k;
-			if (!ours && !bpf_map_delete_elem(fd, &k))
-				pk = NULL;
-		}
-	}
-	fd = map_fd(SL_MAP_LB_NETNS, false);
-	if (fd >= 0) {
-		__u64 k, nk, *pk = NULL;
-
-		while (bpf_map_get_next_key(fd, pk, &nk) == 0) {
-			bool ours = false;
-
-			k = nk;
-			pk = &k;
-			for (size_t i = 0; i < n_eps && !ours; i++)
-				ours = eps[i]->netns_cookie == k;
-			if (!ours && !bpf_map_delete_elem(fd, &k))
-				pk = NULL;
-		}
-	}
+	/* Counters of interfaces, and socket-LB netns, that no record has. */
+	delete_unowned(SL_MAP_EP_STATS, sizeof(__u32), ifindex_owned);
+	delete_unowned(SL_MAP_LB_NETNS, sizeof(__u64), cookie_owned);
 	pr_info("endpoints: %zu restored, %d stale %s entries removed, %d rewritten\n", n_eps,
 		removed, SL_MAP_EP, written);
 	return 0;
