@@ -10,6 +10,7 @@
  *         stderr (SLUICE_CNI_DEBUG=1 for debug logs). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
@@ -390,6 +391,20 @@ out:
 
 /* ---- DEL ---------------------------------------------------------------- */
 
+/* Whether sluiced keeps a record of this endpoint
+ * (<stateDir>/endpoints/<containerID>-<ifname>.json, see controller/endpoints.c).
+ * When unsure, says yes. */
+static bool ep_record_exists(struct ctx *c)
+{
+	char path[PATH_MAX];
+	int n = snprintf(path, sizeof(path), "%s/endpoints/%s-%s.json", c->conf.state_dir,
+			 c->env.container_id, c->env.ifname);
+
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return true;
+	return access(path, F_OK) == 0 || errno != ENOENT;
+}
+
 static int cmd_del(struct ctx *c)
 {
 	struct cni_nl nl;
@@ -410,6 +425,14 @@ static int cmd_del(struct ctx *c)
 	link = json_string_value(json_object_get(reply, "linkDeletion"));
 	queued = !ctl_err && link && !strcmp(link, "queued");
 	json_decref(reply);
+	if (ctl_err && ctl_err != -EREMOTEIO && !ep_record_exists(c)) {
+		/* sluiced is away but holds no record of this endpoint (the ADD
+		 * failed before registering, or this DEL repeats one that
+		 * completed): there is nothing to deregister, so the DEL is
+		 * complete once the local clean-up is. */
+		memset(c->e, 0, sizeof(*c->e));
+		ctl_err = 0;
+	}
 
 	if (queued) {
 		err = 0;
