@@ -37,6 +37,7 @@
 #include "endpoints.h"
 #include "ipcache.h"
 #include "linkdel.h"
+#include "policy.h"
 #include "kinds.h"
 #include "log.h"
 #include "requests.h"
@@ -664,6 +665,26 @@ static void notify_policy(void)
 		policy_mark_dirty();
 }
 
+static int netpol_in_ns(const json_t *obj, void *arg)
+{
+	const char *ns = json_string_value(json_object_get(json_object_get(obj, "metadata"),
+							   "namespace"));
+
+	return ns && !strcmp(ns, arg);
+}
+
+/* Only policies of a pod's own namespace can select it. When one exists, a
+ * new pod must not start open until the debounced recompute: compile now,
+ * before the ADD returns. Pods of namespaces without policies pay nothing. */
+static void policy_before_ready(const struct endpoint *ep)
+{
+	if (!store_foreach("NetworkPolicy", netpol_in_ns, (void *)ep->namespace_))
+		return;
+	if (policy_sync() < 0)
+		pr_warn("endpoint %s/%s: policy not compiled yet; it is retried shortly\n",
+			ep->namespace_, ep->pod);
+}
+
 static int set_identity(struct endpoint *ep, uint32_t identity)
 {
 	uint32_t old = ep->identity;
@@ -872,6 +893,7 @@ static int req_add(const json_t *req, json_t *reply, char *err, size_t errlen)
 	pr_info("endpoint %s/%s (%s/%s) registered: id %u, identity %u, veth %s\n",
 		ep->container_id, ep->ifname, ep->namespace_, ep->pod, ep->id, ep->identity,
 		ep->host_ifname);
+	policy_before_ready(ep);
 	notify_policy();
 	json_object_set_new(reply, "endpoint", ep_to_json(ep));
 	return 0;

@@ -14,6 +14,7 @@
 
 #include "core.h"
 #include "ctl.h"
+#include "policy.h"
 #include "defaults.h"
 #include "feed.h"
 #include "log.h"
@@ -262,6 +263,10 @@ int main(int argc, char **argv)
 		}
 	}
 	endpoints_refresh_identities();
+	/* The policy maps are rewritten to match the model before we serve:
+	 * nothing else would trigger a recompute after a restart. */
+	if (policy_sync() < 0)
+		pr_warn("policy maps not resynced at start; retried on the next change\n");
 	ctl_ready = true;
 	pr_info("ready: node %s, pin root %s, socket %s\n", ctl.node_name, ctl.bpffs,
 		ctl.socket_path);

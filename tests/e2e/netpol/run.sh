@@ -814,6 +814,23 @@ if begin "[sluice] drops counted, traced and explained"; then
 	finish
 fi
 
+# Kubelet creates the Pod object (labels, no IP yet) before the sandbox: the
+# endpoint is compiled into policy before its ADD returns, so even the first
+# packet of a pod in an isolated namespace is judged.
+if begin "[sluice] a new pod in an isolated namespace is isolated when its ADD returns"; then
+	apply x deny-egress '{"podSelector":{},"policyTypes":["Egress"]}'
+	settle
+	feed_ok "$CASE: Pod x/e before its sandbox" "$(jq -cn --arg node "$NODE" \
+		'{apiVersion:"v1",kind:"Pod",metadata:{namespace:"x",name:"e",labels:{pod:"e"}},
+		  spec:{nodeName:$node,containers:[{name:"c",image:"busybox"}]},status:{phase:"Pending"}}')"
+	if pod_add "$NODE" x e >/dev/null; then
+		expect_no_reach "$CASE: x/e -> x/a denied from its first packet" pod x e tcp "${IP[x/a]}" 80
+	else
+		e2e_failed "$CASE: add x/e" "$CNI_ERR"
+	fi
+	finish
+fi
+
 if begin "[sluice] a pod appearing is selected and matched within 1 s"; then
 	apply x allow-from-d '{"podSelector":{"matchLabels":{"pod":"a"}},"ingress":[{"from":[{"podSelector":{"matchLabels":{"pod":"d"}}}]}]}'
 	settle
