@@ -94,10 +94,16 @@ ip -n "$v2" addr add 10.250.0.2/24 dev veth0
 declare -A SRV=([sluice]=$s2 [bridge]=$b2 [veth]=$v2) CLI=([sluice]=$s1 [bridge]=$b1 [veth]=$v1)
 declare -A DST=([sluice]=$(ip_of_netns "$s2" eth0) [bridge]=$(ip_of_netns "$b2" eth0) [veth]=10.250.0.2)
 echo "bench: traffic endpoints: sluice ${DST[sluice]}, bridge ${DST[bridge]}, veth ${DST[veth]}"
+# Sluice's pods run in the node's cgroup, where sluiced attached its socket
+# hooks, as a real pod's processes would be.
+declare -A CG=([sluice]=$(node_cgroup s) [bridge]= [veth]=)
+# run_in K NETNS CMD...: run CMD in NETNS (and K's cgroup).
+run_in() { local k=$1 ns=$2; shift 2; e2e_argv "$ns" "${CG[$k]}"; "${E2E_ARGV[@]}" "$@"; }
 for k in sluice bridge veth; do
-	ip netns exec "${SRV[$k]}" sockperf sr --tcp -i "${DST[$k]}" -p 11111 >/dev/null 2>&1 &
+	e2e_argv "${SRV[$k]}" "${CG[$k]}"
+	"${E2E_ARGV[@]}" sockperf sr --tcp -i "${DST[$k]}" -p 11111 >/dev/null 2>&1 &
 	E2E_PIDS+=($!)
-	ip netns exec "${SRV[$k]}" iperf3 -s -B "${DST[$k]}" -p 5201 >/dev/null 2>&1 &
+	"${E2E_ARGV[@]}" iperf3 -s -B "${DST[$k]}" -p 5201 >/dev/null 2>&1 &
 	E2E_PIDS+=($!)
 done
 sleep 1
@@ -105,9 +111,9 @@ sleep 1
 declare -A LAT=() BPS=()
 for ((r = 1; r <= REPS; r++)); do
 	for k in sluice bridge veth; do
-		l=$(ip netns exec "${CLI[$k]}" timeout $((SECS + 20)) sockperf pp --tcp -i "${DST[$k]}" -p 11111 -t "$SECS" 2>&1 |
+		l=$(run_in "$k" "${CLI[$k]}" timeout $((SECS + 20)) sockperf pp --tcp -i "${DST[$k]}" -p 11111 -t "$SECS" 2>&1 |
 			sed -n 's/.*Summary: Latency is \([0-9.]*\) usec.*/\1/p')
-		bps=$(ip netns exec "${CLI[$k]}" timeout $((SECS + 20)) iperf3 -c "${DST[$k]}" -p 5201 -t "$SECS" -J 2>/dev/null |
+		bps=$(run_in "$k" "${CLI[$k]}" timeout $((SECS + 20)) iperf3 -c "${DST[$k]}" -p 5201 -t "$SECS" -J 2>/dev/null |
 			jq -r '.end.sum_received.bits_per_second // empty')
 		echo "bench: run $r $k: one-way latency ${l:-?} us, stream ${bps:-?} bit/s"
 		LAT[$k]+="${l:-nan} " BPS[$k]+="${bps:-0} "

@@ -15,7 +15,10 @@
  * controller/policy.c, whose entries are written as policy_sync writes them.
  *
  * Method: one BPF_PROG_TEST_RUN per packet (repeat = 1) and the kernel's
- * `duration` of that run, CALLS times; the median is reported. repeat > 1
+ * `duration` of that run, CALLS times per case. Every configuration (1,
+ * 1000, 10000 Services; 0, 1, 100, 10000 policies) is its own from_pod
+ * instance with its own maps, so all cases run interleaved in ROUNDS
+ * rounds: load from other work falls on every case alike (see run_cases). repeat > 1
  * cannot be used: the kernel runs the program again on the same buffer,
  * which from_pod has rewritten (DNAT, MACs, TTL - 1), so iterations after
  * the first would measure another path (and hit TTL exceeded). The empty
@@ -26,8 +29,8 @@
  * holding two veth pairs, so the skb can arrive "on" a pod's host veth.
  * Maps are not pinned: nothing outside this process is touched.
  * Output: one line per case, "case=<name> n=<N> best_ns=<x> median_ns=<y>
- * ..." (parsed by hack/bench/svc.sh and policy.sh). PKTCOST_ONLY=<case>
- * runs only that case (for profiling with perf record).
+ * vs_<ref>=<paired ratio> ..." (parsed by hack/bench/svc.sh and policy.sh).
+ * PKTCOST_ONLY=<case> runs only that case (for profiling with perf record).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -82,7 +85,7 @@ static const uint8_t B_HMAC[6] = { 0x02, 0xee, 0, 0, 0, 0x0b };
 #define WARMUP 2000
 
 static unsigned int n_calls = 100000;
-static struct from_pod *fp;
+static struct from_pod *fp; /* the instance the helpers below act on */
 static struct bench_empty *empty;
 static uint32_t a_if, b_if;
 
@@ -183,69 +186,164 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-#define ROUNDS 5
+#define ROUNDS 10
+#define MAX_CASES 24
+#define MAX_FIRST 30000 /* new connections per case (source ports, conntrack room) */
 
-/* Run prog CALLS times on packets from gen (arriving on pod A's host
- * veth), in ROUNDS consecutive rounds; every run must return want. Prints
- * the result line: best_ns is the lowest of the rounds' medians (the
- * machine is shared: a round that other work disturbed shows higher),
- * median_ns/mean_ns/p90_ns are over all calls. Returns best_ns. */
-static unsigned int measure(const char *name, const struct bpf_program *prog,
-			    const struct pkt_gen *g, unsigned int calls, int want)
+/* One measured case: a program, a packet generator, and the durations. */
+struct bcase {
+	char name[48];
+	const struct bpf_program *prog;
+	struct pkt_gen g;
+	int want;                   /* expected verdict of every run */
+	unsigned int calls, done;   /* total calls, calls made so far */
+	uint32_t *d;                /* kernel duration of every call (ns) */
+	unsigned int med[ROUNDS];   /* median of each round */
+	const struct bcase *ref;    /* compared round by round with this one, or NULL */
+};
+
+static struct bcase cases[MAX_CASES];
+static unsigned int n_cases;
+
+static struct bcase *add_case(const char *name, const struct bpf_program *prog,
+			      const struct pkt_gen *g, int want)
 {
-	uint32_t *d = calloc(calls, sizeof(*d));
+	struct bcase *c = &cases[n_cases++];
+
+	if (n_cases > MAX_CASES)
+		die("too many cases");
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->prog = prog;
+	c->g = *g;
+	c->want = want;
+	c->calls = g->vary_sport && n_calls > MAX_FIRST ? MAX_FIRST : n_calls;
+	c->calls -= c->calls % ROUNDS;
+	c->d = calloc(c->calls, sizeof(*c->d));
+	if (!c->d)
+		die("out of memory");
+	return c;
+}
+
+/* Run prog n times on packets from g (arriving on pod A's host veth); every
+ * run must return want. Durations go to d (may be NULL). Source ports of
+ * varying generators continue from *next. */
+static void run_calls(const char *name, const struct bpf_program *prog, const struct pkt_gen *g,
+		      int want, unsigned int n, uint32_t *d, unsigned int *next)
+{
 	uint8_t in[FRAME_MAX], out[FRAME_MAX];
 	struct __sk_buff ctx = { .ifindex = a_if };
-	unsigned int i, r, total = calls + WARMUP, per = calls / ROUNDS, best = UINT32_MAX;
-	double mean = 0;
 	size_t len = 0;
 
-	if (!d)
-		die("out of memory");
-	/* PKTCOST_ONLY=CASE: run only that case (and the setup packets), e.g.
-	 * under perf record to profile one path. */
-	if (calls >= ROUNDS * 10 && getenv("PKTCOST_ONLY") && strcmp(getenv("PKTCOST_ONLY"), name))
-		goto out;
-	if (g->vary_sport && total > 60000)
-		die("%s: %u new connections exceed the source port range", name, total);
 	if (!g->vary_sport)
 		len = frame(in, g->daddr, g->sport, g->dport, g->flags);
-	for (i = 0; i < total; i++) {
+	for (unsigned int i = 0; i < n; i++) {
 		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_out = out,
 			    .data_size_out = sizeof(out), .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
 			    .repeat = 1);
 
-		if (g->vary_sport)
-			len = frame(in, g->daddr, (uint16_t)(g->sport_base + i), g->dport, g->flags);
+		if (g->vary_sport) {
+			if (g->sport_base + *next > 65535)
+				die("%s: out of source ports", name);
+			len = frame(in, g->daddr, (uint16_t)(g->sport_base + (*next)++), g->dport,
+				    g->flags);
+		}
 		o.data_size_in = (uint32_t)len;
 		if (bpf_prog_test_run_opts(bpf_program__fd(prog), &o))
 			die("%s: BPF_PROG_TEST_RUN of %s: %s", name, bpf_program__name(prog),
 			    strerror(errno));
 		if ((int)o.retval != want)
-			die("%s: run %u returned %d, want %d (wrong path: the figures would lie)", name,
-			    i, (int)o.retval, want);
-		if (i >= WARMUP)
-			d[i - WARMUP] = o.duration;
+			die("%s: run returned %d, want %d (wrong path: the figures would lie)", name,
+			    (int)o.retval, want);
+		if (d)
+			d[i] = o.duration;
 	}
-	if (calls < ROUNDS * 10) /* setup packets (a SYN creating a flow): not a figure */
-		goto out;
-	for (r = 0; r < ROUNDS; r++) {
-		qsort(d + r * per, per, sizeof(*d), cmp_u32);
-		if (d[r * per + per / 2] < best)
-			best = d[r * per + per / 2];
+}
+
+/* Send one packet (a SYN setting up an established case). */
+static void run_once(const char *name, const struct bpf_program *prog, const struct pkt_gen *g,
+		     int want)
+{
+	unsigned int next = 0;
+
+	run_calls(name, prog, g, want, 1, NULL, &next);
+}
+
+static unsigned int median_of(uint32_t *v, unsigned int n)
+{
+	qsort(v, n, sizeof(*v), cmp_u32);
+	return v[n / 2];
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Run every case in ROUNDS rounds, the cases interleaved inside each round,
+ * so that load from other work on the machine falls on all cases alike.
+ * Prints one line per case:
+ *   best_ns     lowest round median (the least disturbed round): the cost
+ *   median_ns   median of all calls
+ *   vs_REF      median over rounds of (this case's round median / its
+ *               reference case's round median in the same round): a paired
+ *               ratio, robust against drifting load (e.g. 10000 Services
+ *               against 1 Service)
+ * PKTCOST_ONLY=CASE runs only that case (e.g. under perf record).
+ */
+static void run_cases(void)
+{
+	const char *only = getenv("PKTCOST_ONLY");
+	unsigned int next[MAX_CASES] = { 0 };
+
+	for (unsigned int c = 0; c < n_cases; c++) /* warm caches and the JIT */
+		if (!only || !strcmp(only, cases[c].name))
+			run_calls(cases[c].name, cases[c].prog, &cases[c].g, cases[c].want,
+				  cases[c].g.vary_sport ? 200 : WARMUP, NULL, &next[c]);
+	for (unsigned int r = 0; r < ROUNDS; r++) {
+		for (unsigned int c = 0; c < n_cases; c++) {
+			struct bcase *k = &cases[c];
+			unsigned int per = k->calls / ROUNDS;
+			uint32_t *tmp;
+
+			if (only && strcmp(only, k->name))
+				continue;
+			run_calls(k->name, k->prog, &k->g, k->want, per, k->d + k->done, &next[c]);
+			tmp = malloc(per * sizeof(*tmp));
+			if (!tmp)
+				die("out of memory");
+			memcpy(tmp, k->d + k->done, per * sizeof(*tmp));
+			k->med[r] = median_of(tmp, per);
+			free(tmp);
+			k->done += per;
+		}
 	}
-	qsort(d, calls, sizeof(*d), cmp_u32);
-	/* Mean of the central 98%: interrupts and preemption on a shared
-	 * machine make a long tail that says nothing about the program. */
-	for (i = calls / 100; i < calls - calls / 100; i++)
-		mean += d[i];
-	mean /= calls - 2 * (calls / 100);
-	printf("case=%s n=%u best_ns=%u median_ns=%u mean_ns=%.1f p10_ns=%u p90_ns=%u\n", name,
-	       calls, best, d[calls / 2], mean, d[calls / 10], d[calls * 9 / 10]);
+	for (unsigned int c = 0; c < n_cases; c++) {
+		struct bcase *k = &cases[c];
+		unsigned int best = UINT32_MAX;
+		double ratio[ROUNDS];
+		char vs[96] = "";
+
+		if (only && strcmp(only, k->name))
+			continue;
+		for (unsigned int r = 0; r < ROUNDS; r++) {
+			if (k->med[r] < best)
+				best = k->med[r];
+			ratio[r] = k->ref && k->ref->med[r] ? (double)k->med[r] / k->ref->med[r] : 0;
+		}
+		qsort(ratio, ROUNDS, sizeof(*ratio), cmp_double);
+		if (k->ref && !only)
+			snprintf(vs, sizeof(vs), " vs_%s=%.3f", k->ref->name, ratio[ROUNDS / 2]);
+		qsort(k->d, k->calls, sizeof(*k->d), cmp_u32);
+		printf("case=%s n=%u best_ns=%u median_ns=%u p10_ns=%u p90_ns=%u%s\n", k->name,
+		       k->calls, best, k->d[k->calls / 2], k->d[k->calls / 10],
+		       k->d[k->calls * 9 / 10], vs);
+	}
+	for (unsigned int c = 0; c < n_cases; c++)
+		free(cases[c].d);
 	fflush(stdout);
-out:
-	free(d);
-	return best;
 }
 
 /* ---- the world -------------------------------------------------------- */
@@ -308,14 +406,11 @@ static void map_clear(const struct bpf_map *m)
 	free(keys);
 }
 
-static void setup(void)
+/* A loaded from_pod with its own (unpinned) maps and the two pods;
+ * becomes the current instance (fp). */
+static struct from_pod *inst_new(void)
 {
 	struct bpf_map *m;
-
-	if (unshare(CLONE_NEWNET))
-		die("unshare(CLONE_NEWNET): %s (needs root)", strerror(errno));
-	a_if = veth("hva", "pa");
-	b_if = veth("hvb", "pb");
 
 	fp = from_pod__open();
 	if (!fp)
@@ -324,28 +419,20 @@ static void setup(void)
 		bpf_map__set_pin_path(m, NULL);
 	if (from_pod__load(fp))
 		die("load from_pod: %s", strerror(errno));
+	add_ep(A_IP, a_if, A_EP, A_ID, A_MAC, A_HMAC);
+	add_ep(B_IP, b_if, B_EP, B_ID, B_MAC, B_HMAC);
+	return fp;
+}
+
+static void setup(void)
+{
+	if (unshare(CLONE_NEWNET))
+		die("unshare(CLONE_NEWNET): %s (needs root)", strerror(errno));
+	a_if = veth("hva", "pa");
+	b_if = veth("hvb", "pb");
 	empty = bench_empty__open_and_load();
 	if (!empty)
 		die("load bench_empty: %s", strerror(errno));
-	add_ep(A_IP, a_if, A_EP, A_ID, A_MAC, A_HMAC);
-	add_ep(B_IP, b_if, B_EP, B_ID, B_MAC, B_HMAC);
-}
-
-/* Baselines every table shows. */
-static void run_base(void)
-{
-	struct pkt_gen est = { .daddr = ip4(B_IP), .dport = 8080, .sport = 40000, .flags = 0x10 };
-	struct pkt_gen syn = { .daddr = ip4(B_IP), .dport = 8080, .sport = 40000, .flags = 0x02 };
-	struct pkt_gen first = { .daddr = ip4(B_IP), .dport = 8080, .vary_sport = true,
-				 .sport_base = 1024, .flags = 0x02 };
-
-	measure("empty", empty->progs.bench_empty, &est, n_calls, TC_ACT_OK);
-	map_clear(fp->maps.sluice_ct);
-	measure("p2p_first", fp->progs.from_pod, &first, n_calls < 50000 ? n_calls : 50000,
-		TC_ACT_REDIRECT);
-	measure("p2p_syn_once", fp->progs.from_pod, &syn, 1, TC_ACT_REDIRECT);
-	measure("p2p_est", fp->progs.from_pod, &est, n_calls, TC_ACT_REDIRECT);
-	map_clear(fp->maps.sluice_ct);
 }
 
 /* ---- Services --------------------------------------------------------- */
@@ -403,11 +490,18 @@ static void add_service(const char *name, const char *vip, const char *ep1, cons
 
 static unsigned int n_services;
 
-/* Grow the installed Services to n (the one under test included). */
-static void services_grow(unsigned int n)
+/* Install n Services (the one under test included) into the maps of the
+ * current instance, through controller/services.c. */
+static void services_install(unsigned int n)
 {
 	char name[32], vip[32], e1[32], e2[32];
 
+	ctl.node_name = "bench-node";
+	/* Resets the writer's model: every instance gets its own set. */
+	services_use_maps(bpf_map__fd(fp->maps.sluice_svc), bpf_map__fd(fp->maps.sluice_backend),
+			  bpf_map__fd(fp->maps.sluice_maglev), bpf_map__fd(fp->maps.sluice_revnat),
+			  bpf_map__fd(fp->maps.sluice_affinity), fp->rodata->maglev_m);
+	n_services = 0;
 	if (!n_services) {
 		add_service("target", VIP, B_IP, NULL);
 		n_services = 1;
@@ -421,72 +515,6 @@ static void services_grow(unsigned int n)
 		snprintf(e2, sizeof(e2), "10.245.%u.%u", i / 120, (i % 120) * 2 + 2);
 		add_service(name, vip, e1, e2);
 	}
-}
-
-static long map_count(const struct bpf_map *m)
-{
-	uint8_t k[64], prev[64];
-	long n = 0;
-
-	while (!bpf_map_get_next_key(bpf_map__fd(m), n ? prev : NULL, k)) {
-		memcpy(prev, k, sizeof(k));
-		n++;
-	}
-	return n;
-}
-
-static void run_svc(void)
-{
-	static const unsigned int sizes[] = { 1, 1000, 10000 };
-	struct pkt_gen est = { .daddr = ip4(VIP), .dport = 80, .sport = 41000, .flags = 0x10 };
-	struct pkt_gen syn = { .daddr = ip4(VIP), .dport = 80, .sport = 41000, .flags = 0x02 };
-	struct pkt_gen first = { .daddr = ip4(VIP), .dport = 80, .vary_sport = true,
-				 .sport_base = 1024, .flags = 0x02 };
-	uint8_t in[FRAME_MAX], out[FRAME_MAX];
-	struct __sk_buff ctx = { .ifindex = a_if };
-	char name[64];
-
-	ctl.node_name = "bench-node";
-	services_use_maps(bpf_map__fd(fp->maps.sluice_svc), bpf_map__fd(fp->maps.sluice_backend),
-			  bpf_map__fd(fp->maps.sluice_maglev), bpf_map__fd(fp->maps.sluice_revnat),
-			  bpf_map__fd(fp->maps.sluice_affinity), fp->rodata->maglev_m);
-	run_base();
-	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-		struct timespec t0, t1;
-		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_out = out,
-			    .data_size_out = sizeof(out), .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
-			    .repeat = 1);
-		struct iphdr ip;
-
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		services_grow(sizes[s]);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		printf("# services=%u sluice_svc=%ld sluice_backend=%ld sluice_maglev=%ld "
-		       "(installed through controller/services.c in %.2f s)\n",
-		       sizes[s], map_count(fp->maps.sluice_svc), map_count(fp->maps.sluice_backend),
-		       map_count(fp->maps.sluice_maglev),
-		       (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
-
-		/* The path is the translated one: the frame leaves for B:8080. */
-		o.data_size_in = (uint32_t)frame(in, ip4(VIP), 39999, 80, 0x02);
-		if (bpf_prog_test_run_opts(bpf_program__fd(fp->progs.from_pod), &o) ||
-		    o.retval != TC_ACT_REDIRECT)
-			die("ClusterIP SYN: error %s, verdict %u", strerror(errno), o.retval);
-		memcpy(&ip, out + ETH_HLEN, sizeof(ip));
-		if (ip.daddr != ip4(B_IP))
-			die("ClusterIP SYN was not translated to %s", B_IP);
-
-		map_clear(fp->maps.sluice_ct);
-		snprintf(name, sizeof(name), "svc%u_first", sizes[s]);
-		measure(name, fp->progs.from_pod, &first, n_calls < 50000 ? n_calls : 50000,
-			TC_ACT_REDIRECT);
-		snprintf(name, sizeof(name), "svc%u_syn_once", sizes[s]);
-		measure(name, fp->progs.from_pod, &syn, 1, TC_ACT_REDIRECT);
-		snprintf(name, sizeof(name), "svc%u_est", sizes[s]);
-		measure(name, fp->progs.from_pod, &est, n_calls, TC_ACT_REDIRECT);
-		map_clear(fp->maps.sluice_ct);
-	}
-	measure("empty_end", empty->progs.bench_empty, &est, n_calls, TC_ACT_OK);
 }
 
 /* ---- NetworkPolicies -------------------------------------------------- */
@@ -598,14 +626,109 @@ static void policies_install(unsigned int n)
 	json_decref(ns_labels);
 }
 
+static long map_count(const struct bpf_map *m)
+{
+	uint8_t k[64], prev[64];
+	long n = 0;
+
+	while (!bpf_map_get_next_key(bpf_map__fd(m), n ? prev : NULL, k)) {
+		memcpy(prev, k, sizeof(k));
+		n++;
+	}
+	return n;
+}
+
+static double secs_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) + (t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* The ClusterIP SYN must leave translated to B:8080 (the path is right). */
+static void check_translated(void)
+{
+	uint8_t in[FRAME_MAX], out[FRAME_MAX];
+	struct __sk_buff ctx = { .ifindex = a_if };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_out = out,
+		    .data_size_out = sizeof(out), .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
+		    .repeat = 1);
+	struct iphdr ip;
+
+	o.data_size_in = (uint32_t)frame(in, ip4(VIP), 39999, 80, 0x02);
+	if (bpf_prog_test_run_opts(bpf_program__fd(fp->progs.from_pod), &o) ||
+	    o.retval != TC_ACT_REDIRECT)
+		die("ClusterIP SYN: error %s, verdict %u", strerror(errno), o.retval);
+	memcpy(&ip, out + ETH_HLEN, sizeof(ip));
+	if (ip.daddr != ip4(B_IP))
+		die("ClusterIP SYN was not translated to %s", B_IP);
+}
+
+static void run_svc(void)
+{
+	static const unsigned int sizes[] = { 1, 1000, 10000 };
+	struct pkt_gen p_est = { .daddr = ip4(B_IP), .dport = 8080, .sport = 40000, .flags = 0x10 };
+	struct pkt_gen p_syn = { .daddr = ip4(B_IP), .dport = 8080, .sport = 40000, .flags = 0x02 };
+	struct pkt_gen p_first = { .daddr = ip4(B_IP), .dport = 8080, .vary_sport = true,
+				   .sport_base = 1024, .flags = 0x02 };
+	struct pkt_gen est = { .daddr = ip4(VIP), .dport = 80, .sport = 41000, .flags = 0x10 };
+	struct pkt_gen syn = { .daddr = ip4(VIP), .dport = 80, .sport = 41000, .flags = 0x02 };
+	struct pkt_gen first = { .daddr = ip4(VIP), .dport = 80, .vary_sport = true,
+				 .sport_base = 1024, .flags = 0x02 };
+	struct bcase *p2p_est = NULL, *p2p_first = NULL, *est1 = NULL, *first1 = NULL, *k;
+	struct from_pod *inst[3];
+	char name[64];
+
+	add_case("empty", empty->progs.bench_empty, &p_est, TC_ACT_OK);
+	for (size_t s = 0; s < 3; s++) {
+		struct timespec t0;
+
+		inst[s] = inst_new();
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		services_install(sizes[s]);
+		printf("# services=%u sluice_svc=%ld sluice_backend=%ld sluice_maglev=%ld "
+		       "(installed through controller/services.c in %.2f s)\n",
+		       sizes[s], map_count(fp->maps.sluice_svc), map_count(fp->maps.sluice_backend),
+		       map_count(fp->maps.sluice_maglev), secs_since(&t0));
+		check_translated();
+		if (s == 0) { /* plain pod-to-pod, on the 1-Service instance */
+			run_once("p2p_syn", fp->progs.from_pod, &p_syn, TC_ACT_REDIRECT);
+			p2p_est = add_case("p2p_est", fp->progs.from_pod, &p_est, TC_ACT_REDIRECT);
+			p2p_first = add_case("p2p_first", fp->progs.from_pod, &p_first, TC_ACT_REDIRECT);
+		}
+		run_once("svc_syn", fp->progs.from_pod, &syn, TC_ACT_REDIRECT);
+		snprintf(name, sizeof(name), "svc%u_est", sizes[s]);
+		k = add_case(name, fp->progs.from_pod, &est, TC_ACT_REDIRECT);
+		k->ref = s == 0 ? p2p_est : est1;
+		if (s == 0)
+			est1 = k;
+		snprintf(name, sizeof(name), "svc%u_first", sizes[s]);
+		/* Other source ports than p2p_first, which shares the instance. */
+		first.sport_base = s == 0 ? 1024 + MAX_FIRST + 400 : 1024;
+		k = add_case(name, fp->progs.from_pod, &first, TC_ACT_REDIRECT);
+		k->ref = s == 0 ? p2p_first : first1;
+		if (s == 0)
+			first1 = k;
+	}
+	fflush(stdout);
+	run_cases();
+	services_reset();
+	for (size_t s = 0; s < 3; s++)
+		from_pod__destroy(inst[s]);
+}
+
 static void run_policy(void)
 {
 	static const unsigned int counts[] = { 0, 1, 100, 10000 };
-	struct pkt_gen end = { .daddr = ip4(B_IP), .dport = 8080, .sport = 40000, .flags = 0x10 };
+	struct pkt_gen p_est = { .daddr = ip4(B_IP), .dport = 8080, .sport = 40000, .flags = 0x10 };
+	struct bcase *ref[3] = { NULL }, *k; /* first, est, denied of the previous count */
+	struct bcase *one[3] = { NULL };     /* ... of 1 policy */
+	struct from_pod *inst[4];
 	char name[64];
 
-	run_base();
-	for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+	add_case("empty", empty->progs.bench_empty, &p_est, TC_ACT_OK);
+	for (size_t c = 0; c < 4; c++) {
 		unsigned int n = counts[c];
 		uint16_t port = (uint16_t)(10000 + n / 2);
 		struct pkt_gen first = { .daddr = ip4(B_IP), .dport = port, .vary_sport = true,
@@ -617,24 +740,32 @@ static void run_policy(void)
 		struct pkt_gen deny = { .daddr = ip4(B_IP), .dport = 9999, .sport = 42001,
 					.flags = 0x02 };
 
+		inst[c] = inst_new();
 		policies_install(n);
-		map_clear(fp->maps.sluice_ct);
+		run_once("pol_syn", fp->progs.from_pod, &syn, TC_ACT_REDIRECT);
+		/* References: 1 policy against 0, more against 1. */
 		snprintf(name, sizeof(name), "pol%u_first", n);
-		measure(name, fp->progs.from_pod, &first, n_calls < 50000 ? n_calls : 50000,
-			TC_ACT_REDIRECT);
-		snprintf(name, sizeof(name), "pol%u_syn_once", n);
-		measure(name, fp->progs.from_pod, &syn, 1, TC_ACT_REDIRECT);
+		k = add_case(name, fp->progs.from_pod, &first, TC_ACT_REDIRECT);
+		k->ref = n <= 1 ? ref[0] : one[0];
+		ref[0] = k;
 		snprintf(name, sizeof(name), "pol%u_est", n);
-		measure(name, fp->progs.from_pod, &est, n_calls, TC_ACT_REDIRECT);
+		k = add_case(name, fp->progs.from_pod, &est, TC_ACT_REDIRECT);
+		k->ref = n <= 1 ? ref[1] : one[1];
+		ref[1] = k;
 		if (n) {
 			/* Denied: nothing is created, every packet is a new connection. */
 			snprintf(name, sizeof(name), "pol%u_denied", n);
-			measure(name, fp->progs.from_pod, &deny, n_calls < 50000 ? n_calls : 50000,
-				TC_ACT_SHOT);
+			k = add_case(name, fp->progs.from_pod, &deny, TC_ACT_SHOT);
+			k->ref = n <= 1 ? NULL : one[2];
+			ref[2] = k;
 		}
-		map_clear(fp->maps.sluice_ct);
+		if (n == 1)
+			memcpy(one, ref, sizeof(one));
 	}
-	measure("empty_end", empty->progs.bench_empty, &end, n_calls, TC_ACT_OK);
+	fflush(stdout);
+	run_cases();
+	for (size_t c = 0; c < 4; c++)
+		from_pod__destroy(inst[c]);
 }
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -663,9 +794,7 @@ int main(int argc, char **argv)
 		run_policy();
 	else
 		goto usage;
-	services_reset();
 	bench_empty__destroy(empty);
-	from_pod__destroy(fp);
 	for (size_t i = 0; i < n_objs; i++)
 		json_decref(objs[i]);
 	free(objs);
