@@ -9,7 +9,7 @@
 #   │ sluiced --bpffs /run/sluice-e2e-<pid>/node-000/bpf --socket ... ─────┼── maps (pinned)
 #   └──────────────────────────────────────────────────────────────────────┘      ▲
 #   feed_send.py ── socket ──► 26k values (ADDED events + BOOKMARKs)              │
-#   feed_poll ───────── counts keys every 5 ms until the expected counts ────────┘
+#   feed_poll ───────── counts keys (every 250 ms while sending, then every 5 ms) ┘
 #   feed_floor ──────── (after sluiced stopped) the same number of
 #                        bpf_map_update_elem in one loop into the same maps
 #
