@@ -43,11 +43,6 @@
 #include "requests.h"
 #include "store.h"
 
-#pragma weak model_pod_identity
-#pragma weak ipcache_claim
-#pragma weak ipcache_release
-#pragma weak ipcache_flush
-
 #define EP_DIR "endpoints"
 
 static struct endpoint **eps;
@@ -429,14 +424,6 @@ static void ep_info_of(const struct endpoint *ep, struct ep_info *v)
 	v->netns_cookie = ep->netns_cookie;
 }
 
-static void ipc_key_of(const struct sl_cidr *ip, struct ipcache_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	k->prefixlen = SL_IPCACHE_PREFIX_BASE + (ip->family == SL_AF_INET ? 32 : 128);
-	k->family = ip->family;
-	k->addr = ip->addr;
-}
-
 static void ipc_owner(const struct endpoint *ep, char *buf, size_t len)
 {
 	snprintf(buf, len, "ep:%s/%s", ep->container_id, ep->ifname);
@@ -462,7 +449,7 @@ static int ipc_claim_gateway(const struct endpoint *ep)
 	struct sl_cidr gw;
 	bool inside = false;
 
-	if (!ipcache_claim || !ctl.have_pod_cidr || ctl.pod_cidr.family != SL_AF_INET)
+	if (!ctl.have_pod_cidr || ctl.pod_cidr.family != SL_AF_INET)
 		return 0;
 	for (int i = 0; i < ep->n_ips; i++)
 		inside |= sl_cidr_contains(&ctl.pod_cidr, &ep->ips[i].addr, ep->ips[i].family);
@@ -478,20 +465,11 @@ static int ipc_set(const struct endpoint *ep)
 {
 	char owner[IPC_OWNER_MAX];
 	struct ipcache_val val = {.identity = ep->identity, .flags = SL_IPC_F_LOCAL};
-	int ret = 0, fd;
+	int ret = 0;
 
 	ipc_owner(ep, owner, sizeof(owner));
 	for (int i = 0; i < ep->n_ips; i++) {
-		if (ipcache_claim) {
-			ret = ipcache_claim(&ep->ips[i], owner, IPC_PRIO_ENDPOINT, &val);
-		} else {
-			struct ipcache_key k;
-
-			if ((fd = map_fd(SL_MAP_IPCACHE, true)) < 0)
-				return fd;
-			ipc_key_of(&ep->ips[i], &k);
-			ret = bpf_map_update_elem(fd, &k, &val, BPF_ANY) ? -errno : 0;
-		}
+		ret = ipcache_claim(&ep->ips[i], owner, IPC_PRIO_ENDPOINT, &val);
 		if (ret) {
 			pr_warn("endpoint %s: couldn't write its ipcache entry: %s\n", owner,
 				strerror(-ret));
@@ -500,29 +478,17 @@ static int ipc_set(const struct endpoint *ep)
 	}
 	if ((ret = ipc_claim_gateway(ep)))
 		pr_warn("couldn't claim the gateway's ipcache entry: %s\n", strerror(-ret));
-	if (ipcache_flush)
-		ret = ipcache_flush();
-	return ret;
+	return ipcache_flush();
 }
 
 static void ipc_clear(const struct endpoint *ep)
 {
 	char owner[IPC_OWNER_MAX];
-	int fd;
 
 	ipc_owner(ep, owner, sizeof(owner));
-	for (int i = 0; i < ep->n_ips; i++) {
-		if (ipcache_release) {
-			ipcache_release(&ep->ips[i], owner);
-		} else if ((fd = map_fd(SL_MAP_IPCACHE, false)) >= 0) {
-			struct ipcache_key k;
-
-			ipc_key_of(&ep->ips[i], &k);
-			bpf_map_delete_elem(fd, &k);
-		}
-	}
-	if (ipcache_flush)
-		ipcache_flush();
+	for (int i = 0; i < ep->n_ips; i++)
+		ipcache_release(&ep->ips[i], owner);
+	ipcache_flush();
 }
 
 static int stats_create(const struct endpoint *ep, bool keep_existing)
@@ -654,15 +620,14 @@ static uint32_t identity_for(const char *ns, const char *pod)
 {
 	uint32_t id = 0;
 
-	if (model_pod_identity && pod[0])
+	if (pod[0])
 		id = model_pod_identity(ns, pod);
 	return id ? id : SL_ID_UNLABELLED;
 }
 
 static void notify_policy(void)
 {
-	if (policy_mark_dirty)
-		policy_mark_dirty();
+	policy_mark_dirty();
 }
 
 static int netpol_in_ns(const json_t *obj, void *arg)
@@ -729,8 +694,6 @@ void endpoints_refresh_identities(void)
 {
 	/* Only what the model knows: a pod it has not heard of (yet) keeps
 	 * the identity its record carries until the feed says otherwise. */
-	if (!model_pod_identity)
-		return;
 	for (size_t i = 0; i < n_eps; i++) {
 		uint32_t id =
 		    eps[i]->pod[0] ? model_pod_identity(eps[i]->namespace_, eps[i]->pod) : 0;

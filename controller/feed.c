@@ -34,8 +34,6 @@
 #include "log.h"
 #include "store.h"
 
-#pragma weak ctl_add_timer
-
 #define INITIAL_EVENTS_END "k8s.io/initial-events-end"
 
 struct feed_conn {
@@ -60,27 +58,13 @@ static bool model_changed;
 
 /* ---- kinds ---------------------------------------------------------------- */
 
-static const struct kind_ops *linked_kind(int i)
-{
-	switch (i) {
-	case 0: return &kind_namespace;
-	case 1: return &kind_node;
-	case 2: return &kind_pod;
-	case 3: return &kind_service;
-	case 4: return &kind_endpointslice;
-	case 5: return &kind_networkpolicy;
-	}
-	return NULL;
-}
-#define N_KINDS 6
-
-/* Known kinds even when the handler is not linked, for clearer errors. */
-static const char *const known_kinds[N_KINDS][2] = {
-	{ "Namespace", "v1" },     { "Node", "v1" },
-	{ "Pod", "v1" },           { "Service", "v1" },
-	{ "EndpointSlice", "discovery.k8s.io/v1" },
-	{ "NetworkPolicy", "networking.k8s.io/v1" },
+/* Every kind the feed understands, in the order a restart replays them
+ * (namespaces and nodes before the pods that refer to them). */
+static const struct kind_ops *const kinds[] = {
+	&kind_namespace, &kind_node, &kind_pod, &kind_service, &kind_endpointslice,
+	&kind_networkpolicy,
 };
+#define N_KINDS ((int)(sizeof(kinds) / sizeof(kinds[0])))
 
 /* "group/version" -> group length (0 for the core group "v1"). */
 static size_t group_len(const char *api_version)
@@ -104,20 +88,15 @@ static const struct kind_ops *lookup_kind(const char *kind, const char *api_vers
 	char k[64], av[64];
 
 	for (int i = 0; i < N_KINDS; i++) {
-		const struct kind_ops *ops;
+		const struct kind_ops *ops = kinds[i];
 
-		if (strcmp(kind, known_kinds[i][0]))
+		if (strcmp(kind, ops->kind))
 			continue;
-		if (api_version && !same_group(api_version, known_kinds[i][1]))
+		if (api_version && !same_group(api_version, ops->api_version))
 			continue;
-		if (api_version && strcmp(api_version, known_kinds[i][1])) {
+		if (api_version && strcmp(api_version, ops->api_version)) {
 			snprintf(err, errlen, "%s: apiVersion %.40s is not supported (want %s)", kind,
-				 api_version, known_kinds[i][1]);
-			return NULL;
-		}
-		ops = linked_kind(i);
-		if (!ops || !ops->validate) {
-			snprintf(err, errlen, "%s: kind not handled by this build of sluiced", kind);
+				 api_version, ops->api_version);
 			return NULL;
 		}
 		return ops;
@@ -798,12 +777,10 @@ int model_init(void)
 		return rc;
 	}
 	for (int i = 0; ctl.state_dir && i < N_KINDS; i++) {
-		const struct kind_ops *ops = linked_kind(i);
+		const struct kind_ops *ops = kinds[i];
 		size_t loaded = 0, k;
 		json_t *items, *it;
 
-		if (!ops || !ops->validate)
-			continue;
 		rc = store_load_items(ctl.state_dir, ops->kind, &items);
 		if (rc)
 			return rc;
@@ -836,12 +813,10 @@ int model_init(void)
 	rc = ipcache_resync();
 	if (rc)
 		pr_warn("model: ipcache resync: %s; pending writes are retried\n", strerror(-rc));
-	if (ctl_add_timer) {
-		rc = ctl_add_timer(500, model_tick);
-		if (rc) {
-			pr_warn("model: couldn't add the model timer: %s\n", strerror(-rc));
-			return rc;
-		}
+	rc = ctl_add_timer(500, model_tick);
+	if (rc) {
+		pr_warn("model: couldn't add the model timer: %s\n", strerror(-rc));
+		return rc;
 	}
 	model_changed = false;
 	return 0;

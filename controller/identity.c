@@ -352,7 +352,7 @@ size_t identity_count(void)
 	return by_id ? json_object_size(by_id) : 0;
 }
 
-/* For status.c (declared weak there). */
+/* For status.c. */
 size_t model_identity_count(void);
 size_t model_identity_count(void)
 {

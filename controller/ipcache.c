@@ -13,9 +13,6 @@
 #include "ipcache.h"
 #include "log.h"
 
-/* Linked from datapath.c in sluiced; absent in some unit tests. */
-#pragma weak ctl_map_fd
-
 struct claim {
 	char *owner;
 	enum ipcache_prio prio;
@@ -327,7 +324,7 @@ static int map_fd(void)
 
 	if (map_fd_override >= 0)
 		return map_fd_override;
-	fd = ctl_map_fd ? ctl_map_fd(SL_MAP_IPCACHE) : -ENOENT;
+	fd = ctl_map_fd(SL_MAP_IPCACHE);
 	if (fd < 0 && !warned_no_map) {
 		pr_warn("ipcache: couldn't open map %s: %s; changes stay pending\n", SL_MAP_IPCACHE,
 			strerror(-fd));

@@ -20,9 +20,6 @@
 #include "log.h"
 #include "store.h"
 
-/* Normal symbols of sluiced core; weak so unit tests link without them. */
-#pragma weak endpoints_set_identity
-
 /* Per pod "ns/name" / per node "name": the IPs claimed (array of strings),
  * so a change releases exactly what is no longer there. */
 static json_t *pod_claims, *node_claims;
@@ -57,8 +54,7 @@ static int tables(void)
 
 static void mark_policy(void)
 {
-	if (policy_mark_dirty)
-		policy_mark_dirty();
+	policy_mark_dirty();
 }
 
 /* ---- shared --------------------------------------------------------------- */
@@ -394,7 +390,7 @@ static int pod_sync(const json_t *pod, char *err, size_t errlen)
 	if (rc)
 		return k8s_fail_errno(&K8S_VCTX(pod, err, errlen), rc, "ipcache: %s", strerror(-rc));
 	if (id != old_id) {
-		if (local && endpoints_set_identity) {
+		if (local) {
 			int r = endpoints_set_identity(ns, name, id);
 
 			if (r && r != -ENOENT)

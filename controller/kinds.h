@@ -23,18 +23,15 @@ struct kind_ops {
 	int (*apply)(const json_t *old, const json_t *new, char *err, size_t errlen);
 };
 
-/* Weak while the modules are developed in parallel: feed.c skips a kind
- * whose handler is not linked. Made strong at integration. */
-#define SL_MODULE_WEAK __attribute__((weak))
-extern const struct kind_ops kind_namespace SL_MODULE_WEAK; /* k8s_core.c (model) */
-extern const struct kind_ops kind_pod SL_MODULE_WEAK;
-extern const struct kind_ops kind_node SL_MODULE_WEAK;
-extern const struct kind_ops kind_service SL_MODULE_WEAK;       /* k8s_service.c (services) */
-extern const struct kind_ops kind_endpointslice SL_MODULE_WEAK;
-extern const struct kind_ops kind_networkpolicy SL_MODULE_WEAK; /* k8s_netpol.c (policy) */
+extern const struct kind_ops kind_namespace; /* k8s_core.c (model) */
+extern const struct kind_ops kind_pod;
+extern const struct kind_ops kind_node;
+extern const struct kind_ops kind_service;       /* k8s_service.c (services) */
+extern const struct kind_ops kind_endpointslice;
+extern const struct kind_ops kind_networkpolicy; /* k8s_netpol.c (policy) */
 
 /* The policy module recomputes when labels, pods, namespaces or endpoints
  * change: callers mark it dirty, a timer in policy.c does the work. */
-void policy_mark_dirty(void) SL_MODULE_WEAK; /* call as: if (policy_mark_dirty) policy_mark_dirty(); */
+void policy_mark_dirty(void);
 
 #endif

@@ -19,9 +19,6 @@
 #include "feed.h"
 #include "log.h"
 
-#pragma weak model_init
-#pragma weak model_fini
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -255,12 +252,10 @@ int main(int argc, char **argv)
 		goto out_ep;
 	/* The model may tell the endpoints about identities while it loads,
 	 * so it starts after them. */
-	if (model_init) {
-		ret = model_init();
-		if (ret) {
-			pr_warn("couldn't initialise the model: %s\n", strerror(-ret));
-			goto out_ep;
-		}
+	ret = model_init();
+	if (ret) {
+		pr_warn("couldn't initialise the model: %s\n", strerror(-ret));
+		goto out_ep;
 	}
 	endpoints_refresh_identities();
 	/* The policy maps are rewritten to match the model before we serve:
@@ -273,8 +268,7 @@ int main(int argc, char **argv)
 	ret = server_run();
 
 	ctl_ready = false;
-	if (model_fini)
-		model_fini();
+	model_fini();
 out_ep:
 	endpoints_fini();
 out_dp:

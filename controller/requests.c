@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* {"request":NAME,...} dispatch over every module's table. The tables are
- * weak while the modules are written in parallel: a missing one is skipped. */
+/* {"request":NAME,...} dispatch over every module's table. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,8 +19,6 @@ int requests_dispatch(const json_t *req, json_t *reply, char *err, size_t errlen
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
-		if (!tables[i])
-			continue;
 		for (const struct request_handler *h = tables[i]; h->name; h++)
 			if (!strcmp(h->name, name))
 				return h->fn(req, reply, err, errlen);

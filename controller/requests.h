@@ -16,12 +16,11 @@ struct request_handler {
 	request_fn fn;
 };
 
-/* NULL-name-terminated tables, one per module. Weak while modules are
- * developed in parallel (requests.c skips a NULL table); strong at integration. */
-extern const struct request_handler endpoint_requests[] __attribute__((weak)); /* endpoints.c */
-extern const struct request_handler status_requests[] __attribute__((weak));   /* status.c */
-extern const struct request_handler model_requests[] __attribute__((weak));    /* model: identity.list, ... */
-extern const struct request_handler service_requests[] __attribute__((weak));  /* services */
-extern const struct request_handler policy_requests[] __attribute__((weak));   /* policy */
+/* NULL-name-terminated tables, one per module. */
+extern const struct request_handler endpoint_requests[]; /* endpoints.c */
+extern const struct request_handler status_requests[];   /* status.c */
+extern const struct request_handler model_requests[];    /* model: identity.list, ... */
+extern const struct request_handler service_requests[];  /* services */
+extern const struct request_handler policy_requests[];   /* policy */
 
 #endif

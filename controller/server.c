@@ -24,10 +24,6 @@
 #include "log.h"
 #include "stream.h"
 
-#pragma weak feed_conn_new
-#pragma weak feed_conn_free
-#pragma weak feed_apply
-
 #define READ_CHUNK 65536
 #define OUT_LIMIT  (1u << 20) /* stop reading a client with this much unsent */
 #define MAX_CONNS  1024
@@ -183,7 +179,7 @@ static void handle_object(struct conn *c, json_t *v)
 	json_object_set_new(reply, "ok", json_true());
 	if (json_is_string(req)) {
 		ret = requests_dispatch(v, reply, err, sizeof(err));
-	} else if (feed_apply && c->fc) {
+	} else if (c->fc) {
 		ret = feed_apply(c->fc, v, err, sizeof(err));
 	} else {
 		snprintf(err, sizeof(err), "the Kubernetes feed is not available in this build");
@@ -279,7 +275,7 @@ static void conn_free(struct conn *c)
 	epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	sl_stream_free(&c->in);
-	if (c->fc && feed_conn_free)
+	if (c->fc)
 		feed_conn_free(c->fc);
 	free(c->out);
 	free(c);
@@ -409,7 +405,7 @@ static void conn_accept(int lfd)
 		goto oom;
 	c->fd = fd;
 	sl_stream_init(&c->in, 0, 0);
-	if (feed_conn_new && cred.uid == 0) {
+	if (cred.uid == 0) {
 		c->fc = feed_conn_new();
 		if (!c->fc) {
 			free(c);
@@ -427,7 +423,7 @@ static void conn_accept(int lfd)
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd,
 		      &(struct epoll_event){.events = EPOLLIN, .data.ptr = c}) < 0) {
 		pr_warn("epoll add: %s\n", strerror(errno));
-		if (c->fc && feed_conn_free)
+		if (c->fc)
 			feed_conn_free(c->fc);
 		free(c->out);
 		free(c);

@@ -3,6 +3,7 @@
  * backends) and the LB map writer. See services.h for the contract and
  * include/sluice/lb.h for the maps and their update order. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,11 +142,68 @@ static void smap_clear(struct smap *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/* ---- interned node names --------------------------------------------------- */
+
+/* Every endpoint names its node; a cluster has few nodes, so endpoints
+ * share one refcounted copy of each name instead of carrying their own. */
+struct node_name {
+	unsigned int refs;
+	char name[];
+};
+
+static struct smap node_names; /* name -> struct node_name */
+
+/* A reference to the interned copy of name ("" for NULL or empty, which
+ * needs no reference), or NULL when out of memory. */
+static const char *node_intern(const char *name)
+{
+	struct node_name *nn;
+	size_t len;
+
+	if (!name || !*name)
+		return "";
+	nn = smap_get(&node_names, name);
+	if (!nn) {
+		len = strlen(name);
+		nn = malloc(sizeof(*nn) + len + 1);
+		if (!nn)
+			return NULL;
+		nn->refs = 0;
+		memcpy(nn->name, name, len + 1);
+		if (smap_put(&node_names, nn->name, nn)) {
+			free(nn);
+			return NULL;
+		}
+	}
+	nn->refs++;
+	return nn->name;
+}
+
+static void node_release(const char *name)
+{
+	struct node_name *nn;
+
+	if (!name || !*name)
+		return;
+	nn = (struct node_name *)(void *)(name - offsetof(struct node_name, name));
+	if (--nn->refs)
+		return;
+	smap_del(&node_names, nn->name);
+	free(nn);
+	if (!node_names.n)
+		smap_clear(&node_names); /* nothing left behind once no slice remains */
+}
+
 /* ---- parsing validated objects ------------------------------------------ */
 
 static void copy_str(char *dst, size_t len, const char *src)
 {
 	snprintf(dst, len, "%s", src ? src : "");
+}
+
+static const char *str_or_empty(const char *s)
+{
+	return s ? s : "";
 }
 
 static uint8_t proto_of(const json_t *port)
@@ -235,6 +293,11 @@ void svc_slice_free(struct svc_slice *s)
 {
 	if (!s)
 		return;
+	for (size_t i = 0; i < s->n_eps; i++)
+		node_release(s->eps[i].node);
+	free(s->ns);
+	free(s->name);
+	free(s->service);
 	free(s->ports);
 	free(s->eps);
 	free(s);
@@ -261,10 +324,14 @@ int svc_slice_parse(const json_t *obj, struct svc_slice **out)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	copy_str(s->ns, sizeof(s->ns), k8s_namespace(obj));
-	copy_str(s->name, sizeof(s->name), k8s_name(obj));
-	copy_str(s->service, sizeof(s->service),
-		 json_string_value(json_object_get(k8s_labels(obj), SVC_LABEL)));
+	s->ns = strdup(str_or_empty(k8s_namespace(obj)));
+	s->name = strdup(str_or_empty(k8s_name(obj)));
+	s->service =
+	    strdup(str_or_empty(json_string_value(json_object_get(k8s_labels(obj), SVC_LABEL))));
+	if (!s->ns || !s->name || !s->service) {
+		svc_slice_free(s);
+		return -ENOMEM;
+	}
 	s->family = at && !strcmp(at, "IPv4")	? SL_AF_INET
 		    : at && !strcmp(at, "IPv6") ? SL_AF_INET6
 						: 0;
@@ -298,14 +365,17 @@ int svc_slice_parse(const json_t *obj, struct svc_slice **out)
 			svc_slice_free(s);
 			return -EINVAL;
 		}
+		e->node = node_intern(json_string_value(json_object_get(v, "nodeName")));
+		if (!e->node) {
+			svc_slice_free(s);
+			return -ENOMEM;
+		}
 		s->n_eps++;
 		/* ready: nil means ready; serving: nil defers to ready;
 		 * terminating: nil means not terminating (discovery/v1 docs). */
 		e->ready = cond(conds, "ready", true);
 		e->serving = cond(conds, "serving", e->ready);
 		e->terminating = cond(conds, "terminating", false);
-		copy_str(e->node, sizeof(e->node),
-			 json_string_value(json_object_get(v, "nodeName")));
 	}
 	*out = s;
 	return 0;
@@ -468,7 +538,7 @@ struct fe_inst {
 /* Everything known under one Service key (namespace/name). Exists while
  * the Service or any slice naming it does. */
 struct svc_entry {
-	char key[SVC_NS_MAX + SVC_OBJ_MAX + 1];
+	char *key; /* "ns/name", owned */
 	struct svc_def *def;
 	struct svc_slice **slices;
 	size_t n_slices, cap_slices;
@@ -1131,7 +1201,7 @@ out:
 
 static struct svc_entry *entry_get(const char *ns, const char *name, bool create)
 {
-	char key[sizeof(((struct svc_entry *)0)->key)];
+	char key[SVC_NS_MAX + SVC_OBJ_MAX + 1];
 	struct svc_entry *e;
 
 	snprintf(key, sizeof(key), "%s/%s", ns, name);
@@ -1141,8 +1211,9 @@ static struct svc_entry *entry_get(const char *ns, const char *name, bool create
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
-	copy_str(e->key, sizeof(e->key), key);
-	if (smap_put(&S.entries, key, e)) {
+	e->key = strdup(key);
+	if (!e->key || smap_put(&S.entries, key, e)) {
+		free(e->key);
 		free(e);
 		return NULL;
 	}
@@ -1157,6 +1228,7 @@ static void entry_maybe_free(struct svc_entry *e)
 	svc_model_free(&e->model);
 	free(e->fe);
 	free(e->slices);
+	free(e->key);
 	free(e);
 }
 
@@ -1458,6 +1530,7 @@ static void free_entry(const char *key, void *val, void *arg)
 	svc_def_free(e->def);
 	svc_model_free(&e->model);
 	free(e->slices);
+	free(e->key);
 	free(e);
 }
 

@@ -48,20 +48,24 @@ struct svc_slice_port {
 	uint16_t port; /* host order; 0 = unset (the port matches nothing) */
 };
 
+/* 100,000 of these live in a large cluster: keep it small (32 bytes on
+ * x86-64). node points into a refcounted table of interned node names
+ * (a cluster has few nodes and many endpoints per node). */
 struct svc_slice_ep {
 	struct sl_cidr addr; /* addresses[0]: consumers use the first one */
 	bool ready;	     /* conditions with the API's nil rules applied */
 	bool serving;
 	bool terminating;
-	char node[SVC_OBJ_MAX]; /* nodeName, "" when absent */
+	const char *node; /* nodeName (interned), "" when absent; never NULL */
 };
 
-/* An EndpointSlice as the model needs it. */
+/* An EndpointSlice as the model needs it. Strings are owned by the slice
+ * (freed by svc_slice_free) and never NULL. */
 struct svc_slice {
-	char ns[SVC_NS_MAX];
-	char name[SVC_OBJ_MAX];
-	char service[SVC_OBJ_MAX]; /* label kubernetes.io/service-name, "" none */
-	uint8_t family;		   /* SL_AF_*; 0 for FQDN (never load-balanced) */
+	char *ns;
+	char *name;
+	char *service;	/* label kubernetes.io/service-name, "" none */
+	uint8_t family; /* SL_AF_*; 0 for FQDN (never load-balanced) */
 	size_t n_ports;
 	struct svc_slice_port *ports;
 	size_t n_eps;

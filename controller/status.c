@@ -13,9 +13,6 @@
 #include "identity.h"
 #include "store.h"
 
-#pragma weak store_count
-#pragma weak identity_count
-
 static json_t *cidr_json(const struct sl_cidr *c)
 {
 	char buf[SL_ADDR_STRLEN + 4];
@@ -92,10 +89,9 @@ static int req_status(const json_t *req, json_t *reply, char *err, size_t errlen
 		goto fail;
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (json_object_set_new(objects, kinds[i],
-					json_integer(store_count ? store_count(kinds[i]) : 0)))
+					json_integer(store_count(kinds[i]))))
 			goto fail;
-	if (identity_count)
-		identities = identity_count();
+	identities = identity_count();
 	ret = datapath_foreach_map(add_map, maps);
 	if (ret)
 		goto fail;
