@@ -20,6 +20,9 @@
 static struct {
 	struct ct_key cursor;
 	bool have_cursor;
+	bool empty;	       /* the last walk's start found no entry ... */
+	uint64_t empty_created; /* ... with SL_CT_STAT_CREATED at this value */
+	unsigned int skips;    /* calls skipped since */
 	uint64_t total_expired, total_closed;
 	bool warned;
 } G;
@@ -51,23 +54,69 @@ static int stats_add(int fd, __u32 idx, uint64_t n)
 	return ret;
 }
 
+/* SL_CT_STAT_CREATED summed over CPUs. Returns 0 or -errno (not logged:
+ * the caller then walks as if the counter had moved). */
+static int created_count(int fd, uint64_t *sum)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	__u32 idx = SL_CT_STAT_CREATED;
+	__u64 *vals;
+	int ret = 0;
+
+	if (fd < 0)
+		return -EBADF;
+	if (ncpus <= 0)
+		return ncpus ? ncpus : -EINVAL;
+	vals = calloc((size_t)ncpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &idx, vals)) {
+		ret = -errno;
+	} else {
+		*sum = 0;
+		for (int i = 0; i < ncpus; i++)
+			*sum += vals[i];
+	}
+	free(vals);
+	return ret;
+}
+
 int ctgc_run(int ct_fd, int stats_fd, uint64_t now_ns, unsigned int budget, struct ctgc_pass *out)
 {
 	struct ct_key cur, next;
 	struct ct_entry ent;
 	struct ctgc_pass p = {0};
-	bool have_cur = false;
+	bool have_cur = false, have_created = false;
+	uint64_t created = 0;
 	int ret = 0;
 
 	/* The cursor is the next key not yet looked at. */
 	if (G.have_cursor) {
 		cur = G.cursor;
 		have_cur = true;
-	} else if (!bpf_map_get_next_key(ct_fd, NULL, &cur)) {
-		have_cur = true;
-	} else if (errno != ENOENT) {
-		ret = -errno;
-		pr_warn("conntrack GC: couldn't walk %s: %s\n", SL_MAP_CT, strerror(errno));
+	} else {
+		/* Read the counter before looking: the datapath counts after
+		 * inserting, so an entry the look misses moves the counter. */
+		have_created = !created_count(stats_fd, &created);
+		if (have_created && G.empty && created == G.empty_created &&
+		    G.skips < CTGC_EMPTY_RECHECK) {
+			G.skips++;
+			p.skipped = p.wrapped = true;
+			if (out)
+				*out = p;
+			return 0;
+		}
+		G.empty = false;
+		G.skips = 0;
+		if (!bpf_map_get_next_key(ct_fd, NULL, &cur)) {
+			have_cur = true;
+		} else if (errno != ENOENT) {
+			ret = -errno;
+			pr_warn("conntrack GC: couldn't walk %s: %s\n", SL_MAP_CT, strerror(errno));
+		} else if (have_created) {
+			G.empty = true;
+			G.empty_created = created;
+		}
 	}
 	if (!have_cur)
 		p.wrapped = !ret;

@@ -58,7 +58,7 @@ static int cmp_backend(const void *a, const void *b)
 int maglev_build(const struct maglev_backend *backends, size_t n, uint32_t *table, unsigned int m)
 {
 	const struct maglev_backend **order = NULL;
-	uint64_t *offset = NULL, *skip = NULL, *next = NULL;
+	uint64_t *pos = NULL, *skip = NULL;
 	uint8_t *taken = NULL;
 	size_t filled = 0;
 	int ret = 0;
@@ -70,11 +70,10 @@ int maglev_build(const struct maglev_backend *backends, size_t n, uint32_t *tabl
 		return 0;
 	}
 	order = calloc(n, sizeof(*order));
-	offset = calloc(n, sizeof(*offset));
+	pos = calloc(n, sizeof(*pos));
 	skip = calloc(n, sizeof(*skip));
-	next = calloc(n, sizeof(*next));
 	taken = calloc(m, 1);
-	if (!order || !offset || !skip || !next || !taken) {
+	if (!order || !pos || !skip || !taken) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -93,19 +92,24 @@ int maglev_build(const struct maglev_backend *backends, size_t n, uint32_t *tabl
 		uint64_t h1, h2;
 
 		maglev_hashes(order[i]->name, &h1, &h2);
-		offset[i] = h1 % m;
+		pos[i] = h1 % m; /* the permutation's offset */
 		skip[i] = m == 1 ? 1 : h2 % (m - 1) + 1;
 	}
 	/* Each round gives every backend one slot, so this ends after at most
 	 * ceil(m / n) rounds; the inner search is bounded by m per backend
-	 * because skip < m and m is prime (the permutation visits all slots). */
+	 * because skip < m and m is prime (the permutation visits all slots).
+	 * pos[i] is (offset + j * skip) mod m for the backend's next j, kept
+	 * by one add and a conditional subtract (pos, skip < m) instead of a
+	 * 64-bit division per probe, which dominated the controller's CPU. */
 	while (filled < m) {
 		for (size_t i = 0; i < n && filled < m; i++) {
 			uint64_t c;
 
 			do {
-				c = (offset[i] + next[i] * skip[i]) % m;
-				next[i]++;
+				c = pos[i];
+				pos[i] += skip[i];
+				if (pos[i] >= m)
+					pos[i] -= m;
 			} while (taken[c]);
 			taken[c] = 1;
 			table[c] = order[i]->id;
@@ -114,9 +118,8 @@ int maglev_build(const struct maglev_backend *backends, size_t n, uint32_t *tabl
 	}
 out:
 	free(order);
-	free(offset);
+	free(pos);
 	free(skip);
-	free(next);
 	free(taken);
 	return ret;
 }

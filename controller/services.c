@@ -383,6 +383,10 @@ int svc_slice_parse(const json_t *obj, struct svc_slice **out)
 
 /* ---- the model ------------------------------------------------------------ */
 
+/* Memory per endpoint matters at 100,000 endpoints (services.h). */
+_Static_assert(sizeof(struct svc_slice_ep) <= 32, "svc_slice_ep grew");
+_Static_assert(sizeof(struct svc_backend) <= 24, "svc_backend grew");
+
 void svc_model_free(struct svc_model *m)
 {
 	for (size_t i = 0; i < m->n_frontends; i++)
@@ -458,6 +462,16 @@ static int frontend_build(const struct svc_def *def, const struct svc_port *sp,
 			continue;
 		}
 		f->backends[f->n_backends++] = f->backends[i];
+	}
+	/* cap counted every endpoint of the family, matching port or not. */
+	if (!f->n_backends) {
+		free(f->backends);
+		f->backends = NULL;
+	} else if (f->n_backends < cap) {
+		struct svc_backend *fit = realloc(f->backends, f->n_backends * sizeof(*fit));
+
+		if (fit)
+			f->backends = fit;
 	}
 	/* kube-proxy's selection: the pool is every endpoint, or only the
 	 * local ones with internalTrafficPolicy Local; ready ones take new
@@ -1176,18 +1190,26 @@ static int entry_write(struct svc_entry *e, const struct svc_model *m, char *err
 	for (size_t j = 0; j < e->n_fe; j++)
 		if (!kept[j])
 			fe_remove(&e->fe[j]);
-	free(e->fe);
-	e->fe = nfe;
-	e->n_fe = nn;
-	nfe = NULL;
-	goto out;
+	goto adopt;
 partial:
 	/* e->fe keeps the untouched old frontends (moved ones are zeroed);
 	 * append them so e->fe lists everything written. */
 	for (size_t j = 0; j < e->n_fe; j++)
 		if (e->fe[j].ids || e->fe[j].val.svc_id)
 			nfe[nn++] = e->fe[j];
+adopt:
 	free(e->fe);
+	/* nfe was sized for the worst case (old + new): 10,000 Services
+	 * would keep megabytes of empty slots. */
+	if (!nn) {
+		free(nfe);
+		nfe = NULL;
+	} else {
+		struct fe_inst *fit = realloc(nfe, nn * sizeof(*nfe));
+
+		if (fit)
+			nfe = fit;
+	}
 	e->fe = nfe;
 	e->n_fe = nn;
 	nfe = NULL;

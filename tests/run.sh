@@ -154,7 +154,8 @@ if [ "${SKIP_E2E:-0}" != 1 ]; then
 	for s in "${scripts[@]}"; do
 		# helpers sourced by tests, not tests: lib.sh, lib-*.sh, lib_*.sh, *_lib.sh, _*.sh
 		case $(basename "$s") in lib.sh | lib-*.sh | lib_*.sh | *_lib.sh | _*) continue ;; esac
-		want "e2e/${s#"$repo"/tests/e2e/}" || continue
+		n=${s#"$repo"/tests/e2e/}
+		want "e2e/${n%.sh}" || continue
 		run_e2e "$s"
 	done
 fi

@@ -29,7 +29,8 @@
 # Environment: BUILD (default <repo>/build), SVC_BENCH_SECS (seconds per
 # measurement, default 2), SVC_BENCH_ROUNDS (rounds per path, default 3;
 # the best round counts), SVC_BENCH_CALLS (BPF_PROG_TEST_RUN calls per
-# case, default 200000). Needs root. Touches nothing outside the
+# case, default 200000), SVC_BENCH_CPU (the CPU clients and servers are
+# pinned to, default 1). Needs root. Touches nothing outside the
 # namespaces and mounts it creates (all removed on exit).
 set -u
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -45,6 +46,11 @@ SIZES=(1 1000 10000)
 BENCH_BIN=$BUILD/bench
 VIP=10.96.0.10
 LIFETIME=900 # servers die after this many seconds whatever happens
+# Clients and servers all run on one CPU: a ping-pong between two processes
+# otherwise measures where the scheduler put them (same CPU, or wakeups
+# across CPUs) more than the datapath; on one CPU every path pays the same
+# switches and the difference is the network path's CPU cost.
+PIN=(taskset -c "${SVC_BENCH_CPU:-1}")
 
 # ---- build -------------------------------------------------------------------
 
@@ -134,7 +140,7 @@ expect_ok "server pod" pod_add node1 bench server || e2e_finish
 SERVER_IP=$(pod_ip bench server)
 VIP_TC=10.96.0.11
 for port in 8080 8081 8082; do
-	ip netns exec "$(pod_netns bench server)" "$BENCH_BIN/svc_tcp" server "$port" "$LIFETIME" &
+	ip netns exec "$(pod_netns bench server)" "${PIN[@]}" "$BENCH_BIN/svc_tcp" server "$port" "$LIFETIME" &
 	E2E_PIDS+=("$!")
 done
 sleep 0.3
@@ -164,7 +170,7 @@ run_client() {
 	tc) e2e_argv "$(pod_netns bench client)" "" ;;
 	ipt) e2e_argv "$IPT_C" "" ;;
 	esac
-	timeout $((SECS + 30)) "${E2E_ARGV[@]}" "$BENCH_BIN/svc_tcp" "$2" "$3" "$4" "$SECS"
+	timeout $((SECS + 30)) "${E2E_ARGV[@]}" "${PIN[@]}" "$BENCH_BIN/svc_tcp" "$2" "$3" "$4" "$SECS"
 }
 
 # rate LINE: the rate of a result line.
@@ -219,7 +225,7 @@ ipt_setup() {
 }
 expect_ok "iptables namespaces" ipt_setup || e2e_finish
 for port in 8080 8081; do
-	ip netns exec "$IPT_S" "$BENCH_BIN/svc_tcp" server "$port" "$LIFETIME" &
+	ip netns exec "$IPT_S" "${PIN[@]}" "$BENCH_BIN/svc_tcp" server "$port" "$LIFETIME" &
 	E2E_PIDS+=("$!")
 done
 sleep 0.3
@@ -241,6 +247,13 @@ for s in "${SIZES[@]}"; do
 	expect_ok "kube-proxy rules for $s Services (iptables-restore in $IPT_N)" \
 		ip netns exec "$IPT_N" iptables-restore "$E2E_ROOT/ipt.rules" || e2e_finish
 	echo "#   iptables: restore of $(grep -c '^-A' "$E2E_ROOT/ipt.rules") rules in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}') s"
+	# The same conntrack state for every size: earlier sizes' connections
+	# (10 s close timeout, 2 entries per tc connection) would otherwise fill
+	# sluice_ct and make later sizes pay LRU evictions.
+	expect_ok "sluice_ct flushed before $s Services" cnictl_j node1 ct flush
+	if command -v conntrack >/dev/null; then
+		ip netns exec "$IPT_N" conntrack -F >/dev/null 2>&1
+	fi
 	measure "$s" "floor:sock:$SERVER_IP:8080" "sock:sock:$VIP:80" "tc:tc:$VIP_TC:80" \
 		"iptfloor:ipt:$IPT_SERVER:8080" "ipt:ipt:$VIP:80"
 done

@@ -184,3 +184,80 @@ Test(maglev, deterministic_and_order_independent)
 	cr_expect_neq(h1, h2, "the two hashes must differ");
 	set_free(&s);
 }
+
+/* The population exactly as the paper's pseudocode writes it: backends in
+ * name order, slot (offset + j * skip) mod m computed afresh per probe.
+ * maglev_build() walks the same permutations incrementally; any
+ * difference would move flows across an upgrade. */
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(((const struct maglev_backend *)a)->name,
+		      ((const struct maglev_backend *)b)->name);
+}
+
+static void reference_build(const struct maglev_backend *in, size_t n, uint32_t *table,
+			    unsigned int m)
+{
+	struct maglev_backend *b = calloc(n, sizeof(*b));
+	uint64_t *offset = calloc(n, sizeof(*offset)), *skip = calloc(n, sizeof(*skip)),
+		 *next = calloc(n, sizeof(*next));
+	uint8_t *taken = calloc(m, 1);
+	size_t filled = 0;
+
+	cr_assert(b && offset && skip && next && taken);
+	memcpy(b, in, n * sizeof(*b));
+	qsort(b, n, sizeof(*b), cmp_name);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t h1, h2;
+
+		maglev_hashes(b[i].name, &h1, &h2);
+		offset[i] = h1 % m;
+		skip[i] = h2 % (m - 1) + 1;
+	}
+	while (filled < m) {
+		for (size_t i = 0; i < n && filled < m; i++) {
+			uint64_t c;
+
+			do
+				c = (offset[i] + next[i]++ * skip[i]) % m;
+			while (taken[c]);
+			taken[c] = 1;
+			table[c] = b[i].id;
+			filled++;
+		}
+	}
+	free(b);
+	free(offset);
+	free(skip);
+	free(next);
+	free(taken);
+}
+
+Test(maglev, identical_to_reference_population)
+{
+	static const struct {
+		size_t n;
+		unsigned int m;
+	} cases[] = {
+	    {1, 3},	{2, 3},	    {3, 3},	  {1, 1021},   {7, 1021},    {100, 1021},
+	    {1021, 1021}, {5, 251}, {250, 251},	  {33, 16381}, {1000, 16381}, {2, 65537},
+	    {100, 65537}, {999, 65537},
+	};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		unsigned int m = cases[c].m;
+		uint32_t *got = calloc(m, sizeof(*got)), *want = calloc(m, sizeof(*want));
+		struct set s;
+
+		cr_assert(got && want);
+		set_make(&s, cases[c].n, (size_t)-1);
+		cr_assert_eq(maglev_build(s.b, s.n, got, m), 0, "N=%zu M=%u: build failed", s.n, m);
+		reference_build(s.b, s.n, want, m);
+		for (unsigned int i = 0; i < m; i++)
+			cr_assert_eq(got[i], want[i], "N=%zu M=%u: slot %u holds %u, reference %u",
+				     s.n, m, i, got[i], want[i]);
+		set_free(&s);
+		free(got);
+		free(want);
+	}
+}

@@ -136,3 +136,77 @@ Test(ctgc, empty_map)
 	cr_expect_eq(p.visited, 0);
 	cr_expect(p.wrapped);
 }
+
+/* What the datapath does after inserting an entry: count it on some CPU. */
+static void bump_created(void)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	uint64_t v[512] = {0};
+	__u32 key = SL_CT_STAT_CREATED;
+
+	cr_assert(ncpus > 0 && ncpus <= 512);
+	cr_assert_eq(bpf_map_lookup_elem(st_fd, &key, v), 0);
+	v[ncpus - 1]++;
+	cr_assert_eq(bpf_map_update_elem(st_fd, &key, v, BPF_ANY), 0, "%s", strerror(errno));
+}
+
+Test(ctgc, empty_map_skipped_until_created_moves)
+{
+	struct ctgc_pass p;
+
+	/* The first call looks and finds nothing; the next ones skip. */
+	cr_assert_eq(ctgc_run(ct_fd, st_fd, 10, 100, &p), 0);
+	cr_expect(!p.skipped, "the first call must look at the map");
+	cr_expect(p.wrapped);
+	cr_assert_eq(ctgc_run(ct_fd, st_fd, 10, 100, &p), 0);
+	cr_expect(p.skipped, "an empty map with no new entry counted must be skipped");
+	cr_expect(p.wrapped, "a skipped call is a finished walk");
+	cr_expect_eq(p.visited, 0);
+	/* A flow is created: the next call walks and deletes it once expired. */
+	put(1, 5, SL_CT_ESTABLISHED);
+	bump_created();
+	cr_assert_eq(ctgc_run(ct_fd, st_fd, 10, 100, &p), 0);
+	cr_expect(!p.skipped, "the created counter moved: the map must be walked");
+	cr_expect_eq(p.visited, 1, "visited %llu, expected 1", (unsigned long long)p.visited);
+	cr_expect_eq(p.expired, 1, "expired %llu, expected 1", (unsigned long long)p.expired);
+	cr_expect_eq(count(), 0);
+	/* The walk emptied it: the next call looks (the empty state is only
+	 * learned from the start of a walk), the one after skips. */
+	cr_assert_eq(ctgc_run(ct_fd, st_fd, 10, 100, &p), 0);
+	cr_expect(!p.skipped);
+	cr_assert_eq(ctgc_run(ct_fd, st_fd, 10, 100, &p), 0);
+	cr_expect(p.skipped);
+}
+
+Test(ctgc, empty_map_rechecked_without_counter)
+{
+	struct ctgc_pass p;
+	unsigned int skipped = 0;
+
+	cr_assert_eq(ctgc_run(ct_fd, st_fd, 10, 100, &p), 0);
+	cr_expect(!p.skipped);
+	/* Written behind the datapath's back (no count): found by the
+	 * periodic recheck, not before. */
+	put(2, 5, SL_CT_ESTABLISHED);
+	for (unsigned int i = 0; i < CTGC_EMPTY_RECHECK; i++) {
+		cr_assert_eq(ctgc_run(ct_fd, st_fd, 10, 100, &p), 0);
+		skipped += p.skipped;
+	}
+	cr_expect_eq(skipped, CTGC_EMPTY_RECHECK, "skipped %u of %u calls", skipped,
+		     CTGC_EMPTY_RECHECK);
+	cr_assert_eq(ctgc_run(ct_fd, st_fd, 10, 100, &p), 0);
+	cr_expect(!p.skipped, "call %u after the map was found empty must look again",
+		  CTGC_EMPTY_RECHECK + 1);
+	cr_expect_eq(p.expired, 1, "expired %llu, expected 1", (unsigned long long)p.expired);
+	cr_expect_eq(count(), 0);
+}
+
+Test(ctgc, no_stats_map_never_skips)
+{
+	struct ctgc_pass p;
+
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(ctgc_run(ct_fd, -1, 10, 100, &p), 0);
+		cr_expect(!p.skipped, "call %d skipped without a created counter", i);
+	}
+}
