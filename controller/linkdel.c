@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* One worker thread deletes queued host veths with RTM_DELLINK. The queue
+/* One worker thread deletes queued host veths, in batches. The queue
  * is small and bounded: on overflow the caller deletes the link itself. A
  * deletion lost when sluiced stops is harmless: the runtime removes the pod
  * netns right after DEL, and the pair goes with it. */
@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <time.h>
+#include <stdint.h>
 #include <libmnl/libmnl.h>
 #include <linux/rtnetlink.h>
 
@@ -26,21 +27,18 @@ static struct {
 	pthread_t thread;
 } q = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
 
-/* Delete one link by name. Returns 0, -ENODEV when already gone, or -errno. */
-static int link_delete(struct mnl_socket *nl, const char *ifname)
+/* Links queued for deletion are moved into this group, then the whole
+ * group is deleted in one request: the kernel unregisters them together
+ * with one RCU grace period instead of one per veth. */
+#define LINKDEL_GROUP 0x51ce0de1u
+
+/* Send one request and wait for its ack. Returns 0 or -errno. */
+static int nl_do(struct mnl_socket *nl, struct nlmsghdr *nlh)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct ifinfomsg *ifm;
-	unsigned int seq = (unsigned int)time(NULL);
+	unsigned int seq = nlh->nlmsg_seq;
 	ssize_t n;
 
-	nlh->nlmsg_type = RTM_DELLINK;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = seq;
-	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-	ifm->ifi_family = AF_UNSPEC;
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
@@ -51,29 +49,60 @@ static int link_delete(struct mnl_socket *nl, const char *ifname)
 	return 0;
 }
 
+/* RTM_NEWLINK (move to our group) or RTM_DELLINK (delete the group) for
+ * ifname, or for the group when ifname is NULL. Returns 0 or -errno. */
+static int link_req(struct mnl_socket *nl, int type, const char *ifname, unsigned int seq)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifm;
+
+	nlh->nlmsg_type = (uint16_t)type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	if (ifname)
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
+	mnl_attr_put_u32(nlh, IFLA_GROUP, LINKDEL_GROUP);
+	return nl_do(nl, nlh);
+}
+
 static void *worker(void *arg)
 {
 	struct mnl_socket *nl = arg;
-	char name[IFNAMSIZ];
+	char names[LINKDEL_QUEUE][IFNAMSIZ];
+	unsigned int n, moved, seq = (unsigned int)time(NULL);
 	int err;
 
 	for (;;) {
 		pthread_mutex_lock(&q.lock);
 		while (!q.count)
 			pthread_cond_wait(&q.wake, &q.lock);
-		memcpy(name, q.names[q.head], IFNAMSIZ);
+		for (n = 0; n < q.count; n++)
+			memcpy(names[n], q.names[(q.head + n) % LINKDEL_QUEUE], IFNAMSIZ);
 		pthread_mutex_unlock(&q.lock);
 
-		err = link_delete(nl, name);
-		if (err && err != -ENODEV)
-			pr_warn("couldn't delete host veth %s: %s\n", name, strerror(-err));
-		else
-			pr_debug("host veth %s deleted\n", name);
+		moved = 0;
+		for (unsigned int i = 0; i < n; i++) {
+			err = link_req(nl, RTM_NEWLINK, names[i], ++seq);
+			if (!err)
+				moved++;
+			else if (err != -ENODEV)
+				pr_warn("couldn't delete host veth %s: %s\n", names[i], strerror(-err));
+		}
+		if (moved) {
+			err = link_req(nl, RTM_DELLINK, NULL, ++seq);
+			if (err && err != -ENODEV)
+				pr_warn("couldn't delete %u host veths: %s\n", moved, strerror(-err));
+			else
+				pr_debug("%u host veths deleted\n", moved);
+		}
 
-		/* Dequeue only now so linkdel_pending() counts the one in flight. */
+		/* Dequeue only now so linkdel_pending() counts those in flight. */
 		pthread_mutex_lock(&q.lock);
-		q.head = (q.head + 1) % LINKDEL_QUEUE;
-		q.count--;
+		q.head = (q.head + n) % LINKDEL_QUEUE;
+		q.count -= n;
 		pthread_mutex_unlock(&q.lock);
 	}
 	return NULL;

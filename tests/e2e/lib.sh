@@ -43,6 +43,7 @@
 #              pod_cni NS NAME VERB   cni_exec NODE CONF VAR=VAL...   cni_code
 #              pod_env NS NAME VERB   pod_netns_create   pod_destroy   pod_ip
 #              pod_netns pod_cid pod_result   host_links leases endpoint_records NODE
+#              host_links_settled NODE N   link_gone NODE IFNAME
 #   traffic    pod_exec NS NAME CMD...  at WHERE CMD...  ping_from WHERE IP
 #              serve WHERE tcp|udp PORT TEXT
 #              probe WHERE tcp|udp IP PORT      (WHERE = "pod NS NAME" | "node NODE")
@@ -607,6 +608,32 @@ pod_exec() {
 host_links() {
 	ip -n "${NODE_NETNS[$1]}" -o link show 2>/dev/null | awk -F': ' '{print $2}' |
 		grep -c '^sl' || true
+}
+
+# host_links_settled NODE EXPECTED: like host_links, but first waits up to
+# 20 s for the count to reach EXPECTED: DEL and GC return once the endpoint
+# is deregistered, and sluiced deletes the veths right after in a batch,
+# off the runtime's path (one RCU grace period, slow on a loaded machine).
+# Prints the final count.
+host_links_settled() {
+	local n i
+	for ((i = 0; i < 200; i++)); do
+		n=$(host_links "$1")
+		[ "$n" = "$2" ] && break
+		sleep 0.1
+	done
+	echo "$n"
+}
+
+# link_gone NODE IFNAME: true once IFNAME no longer exists in NODE's netns
+# (waits up to 20 s, see host_links_settled).
+link_gone() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		ip -n "${NODE_NETNS[$1]}" link show dev "$2" >/dev/null 2>&1 || return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 # leases NODE: the number of addresses leased in NODE's state dir: files

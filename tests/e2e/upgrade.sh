@@ -78,6 +78,6 @@ expect_ge "continuous ping sent packets" "${sent:-0}" 10
 expect_ge "continuous ping lost nothing across the upgrade" "${recv:-0}" $(( ${sent:-0} - 1 ))
 
 for p in a b; do expect_ok "DEL $p" pod_del default $p; done
-expect_eq "nothing left" "$(host_links node1) $(endpoint_records node1)" "0 0"
+expect_eq "nothing left" "$(host_links_settled node1 0) $(endpoint_records node1)" "0 0"
 
 e2e_finish

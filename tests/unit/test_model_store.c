@@ -107,8 +107,12 @@ Test(model_store, foreach_and_keys_see_every_text_object)
 Test(model_store, feed_prunes_unread_fields_and_gc_works_on_text_kinds)
 {
 	struct feed_conn *fc = feed_conn_new(), *fc2 = feed_conn_new();
-	char *sa = json_dumps(slice("a", "10"), 0), *sb = json_dumps(slice("b", "11"), 0);
+	json_t *ja = slice("a", "10"), *jb = slice("b", "11");
+	char *sa = json_dumps(ja, 0), *sb = json_dumps(jb, 0);
 	const json_t *got, *ep;
+
+	json_decref(ja);
+	json_decref(jb);
 
 	FEED_OK(fc, svc_json);
 	FEED_OK(fc, sa);

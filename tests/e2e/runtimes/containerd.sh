@@ -367,7 +367,7 @@ case $CNIV in 0.3.*) want_prev=null ;; *) want_prev=${SBIP[pod-a]}/32 ;; esac
 expect_eq "1st DEL of pod-a: prevResult (libcni's cache) as spec $CNIV has it" \
 	"$(head -n 1 <<<"$dels" | jq -r '.stdin | fromjson | .prevResult.ips[0].address')" "$want_prev"
 expect_eq "after pod-a: one link, one lease, one endpoint record left (pod-b's)" \
-	"$(host_links node1) $(leases node1) $(endpoint_records node1)" "1 1 1"
+	"$(host_links_settled node1 1) $(leases node1) $(endpoint_records node1)" "1 1 1"
 expect_eq "cnictl endpoint list: only pod-b" \
 	"$(cnictl_j node1 endpoint list | jq -r '[(if type == "array" then . else .endpoints end)[] | .pod] | join(",")')" pod-b
 expect_ok "pod-b still reachable from the node" ping_ns "$NODE_NS" "${SBIP[pod-b]}"
@@ -381,7 +381,7 @@ expect_eq "pod-b: DELs exit 0, the later ones with empty CNI_NETNS" \
 	"$(jq -r '"\(.rc):\(if .netns == "" then "empty" else "netns" end)"' <<<"$dels" | head -n 3 | tr '\n' ' ')" \
 	"0:netns 0:empty 0:empty "
 expect_eq "no link, lease or endpoint record left" \
-	"$(host_links node1) $(leases node1) $(endpoint_records node1)" "0 0 0"
+	"$(host_links_settled node1 0) $(leases node1) $(endpoint_records node1)" "0 0 0"
 expect_eq "cnictl endpoint list is empty" \
 	"$(cnictl_j node1 endpoint list | jq '[(if type == "array" then . else .endpoints end)[]] | length')" 0
 expect_eq "CRI lists no sandbox" "$(cri list | grep -c .)" 0
@@ -421,7 +421,7 @@ for p in $par_pods; do
 done
 wait "${par_pids[@]}"
 expect_eq "after concurrent Stop/Stop/Remove: no link, lease or record left" \
-	"$(host_links node1) $(leases node1) $(endpoint_records node1)" "0 0 0"
+	"$(host_links_settled node1 0) $(leases node1) $(endpoint_records node1)" "0 0 0"
 par_calls=$(for p in $par_pods; do calls ADD "${SB[$p]:-none}"; calls DEL "${SB[$p]:-none}"; done)
 expect_eq "12 DELs and 4 ADDs, all exit 0" \
 	"$(jq -r .cmd <<<"$par_calls" | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}') $(jq -r .rc <<<"$par_calls" | sort -u | tr '\n' ' ')" \
@@ -439,7 +439,7 @@ e2e_log "ADD answer: $(jq -r .stdout <<<"$down_add")"
 down_dels=$(calls DEL "$down_id")
 e2e_log "containerd's DELs after the failed ADD: $(jq -c '{rc, netns, stdout}' <<<"$down_dels" | tr '\n' ' ')"
 expect_eq "nothing left after the failed ADD (links, leases, records)" \
-	"$(host_links node1) $(leases node1) $(endpoint_records node1)" "0 0 0"
+	"$(host_links_settled node1 0) $(leases node1) $(endpoint_records node1)" "0 0 0"
 expect_eq "containerd's teardown DELs while sluiced is down exit 0" \
 	"$(jq -r .rc <<<"$down_dels" | sort -u | tr '\n' ' ')" "0 "
 # containerd keeps the sandbox (state SANDBOX_UNKNOWN) when that DEL fails.
@@ -453,7 +453,7 @@ done
 expect_ok "RunPodSandbox works again (pod-c)" run_sandbox pod-c
 expect_ok "node -> pod-c (ping)" ping_ns "$NODE_NS" "${SBIP[pod-c]}"
 expect_ok "Stop/Stop/Remove pod-c" eval 'cri stop "${SB[pod-c]}" && cri stop "${SB[pod-c]}" && cri remove "${SB[pod-c]}"'
-expect_eq "nothing left at the end" "$(host_links node1) $(leases node1) $(endpoint_records node1) $(cri list | grep -c .)" "0 0 0 0"
+expect_eq "nothing left at the end" "$(host_links_settled node1 0) $(leases node1) $(endpoint_records node1) $(cri list | grep -c .)" "0 0 0 0"
 
 # ---- containerd goes; nothing of it may stay ------------------------------------------------
 rt_stop_containerd

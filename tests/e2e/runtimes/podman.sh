@@ -312,7 +312,7 @@ old_ns=${CNS[rt-b]}
 expect_ok "podman stop rt-b" pm stop -t 0 rt-b
 expect_eq "stop: DEL of rt-b exited 0" "$(calls DEL "${CID[rt-b]}" | jq -r .rc | tr '\n' ' ')" "0 "
 expect_eq "stop: rt-b's link, lease and record are gone" \
-	"$(host_links node1) $(leases node1) $(endpoint_records node1)" "1 1 1"
+	"$(host_links_settled node1 1) $(leases node1) $(endpoint_records node1)" "1 1 1"
 expect_ok "podman start rt-b" pm start rt-b
 info=$(pm inspect rt-b)
 CIP[rt-b]=$(jq -r --arg n "$NET" '.[0].NetworkSettings.Networks[$n].IPAddress' <<<"$info")
@@ -325,7 +325,7 @@ expect_eq "rt-b got a second ADD (same container ID), exit 0" \
 expect_ok "rt-a -> restarted rt-b (ping)" pm_ping rt-a "${CIP[rt-b]}"
 expect_ok "restarted rt-b -> rt-a (ping)" pm_ping rt-b "${CIP[rt-a]}"
 expect_eq "two links, leases and records again" \
-	"$(host_links node1) $(leases node1) $(endpoint_records node1)" "2 2 2"
+	"$(host_links_settled node1 2) $(leases node1) $(endpoint_records node1)" "2 2 2"
 
 # ---- podman rm -f: DEL with prevResult ------------------------------------------------------
 expect_ok "podman rm -f rt-a" pm rm -f -t 0 rt-a
@@ -340,12 +340,12 @@ esac
 expect_eq "DEL of rt-a: prevResult as spec ${RT_CNI_VERSION:-1.0.0} has it" \
 	"$(head -n 1 <<<"$del_a" | jq -r '.stdin | fromjson | .prevResult.ips[0].address')" "$want_prev"
 expect_eq "after rt-a: one link, one lease, one endpoint record left (rt-b's)" \
-	"$(host_links node1) $(leases node1) $(endpoint_records node1)" "1 1 1"
+	"$(host_links_settled node1 1) $(leases node1) $(endpoint_records node1)" "1 1 1"
 expect_ok "rt-b still reachable from the node" ping_ns "$NODE_NS" "${CIP[rt-b]}"
 expect_ok "podman rm -f rt-b" pm rm -f -t 0 rt-b
 expect_eq "DELs of rt-b (stop, rm) exited 0" "$(calls DEL "${CID[rt-b]}" | jq -r .rc | tr '\n' ' ')" "0 0 "
 expect_eq "no link, lease or endpoint record left" \
-	"$(host_links node1) $(leases node1) $(endpoint_records node1)" "0 0 0"
+	"$(host_links_settled node1 0) $(leases node1) $(endpoint_records node1)" "0 0 0"
 expect_eq "cnictl endpoint list is empty" \
 	"$(cnictl_j node1 endpoint list | jq '[(if type == "array" then . else .endpoints end)[]] | length')" 0
 expect_eq "podman lists no container" "$(pm ps -aq | grep -c .)" 0
@@ -372,14 +372,14 @@ e2e_log "podman's DELs after the failed ADD: $(jq -c '{rc, netns, stdout}' <<<"$
 expect_eq "podman's teardown DELs while sluiced is down exit 0" \
 	"$(jq -r .rc <<<"$down_dels" | sort -u | tr '\n' ' ')" "$([ -n "$down_dels" ] && echo "0 ")"
 expect_eq "nothing left after the failed ADD (links, leases, records)" \
-	"$(host_links node1) $(leases node1) $(endpoint_records node1)" "0 0 0"
+	"$(host_links_settled node1 0) $(leases node1) $(endpoint_records node1)" "0 0 0"
 expect_ok "sluiced restarts" sluiced_start node1
 expect_ok "podman rm -f the failed container" pm rm -f -t 0 rt-down
 expect_ok "podman run works again (rt-c)" run_ctr rt-c
 expect_ok "node -> rt-c (ping)" ping_ns "$NODE_NS" "${CIP[rt-c]}"
 expect_ok "podman rm -f rt-c" pm rm -f -t 0 rt-c
 expect_eq "nothing left at the end" \
-	"$(host_links node1) $(leases node1) $(endpoint_records node1) $(pm ps -aq | grep -c .)" "0 0 0 0"
+	"$(host_links_settled node1 0) $(leases node1) $(endpoint_records node1) $(pm ps -aq | grep -c .)" "0 0 0 0"
 
 # ---- nothing of podman may stay ---------------------------------------------------------------
 expect_eq "no conmon or container process left" "$(rt_pids_of_ours | tr '\n' ' ')" ""
