@@ -10,6 +10,7 @@
 #include <sluice/policy.h>
 #include "k8s_util.h"
 #include "kinds.h"
+#include "policy.h"
 
 /* Paths in error messages are short; truncation would only shorten one. */
 static void __attribute__((format(printf, 3, 4))) pathf(char *buf, size_t len, const char *fmt, ...)
@@ -223,12 +224,11 @@ static int netpol_validate(json_t *obj, char *err, size_t errlen)
 
 static int netpol_apply(const json_t *old, const json_t *new, char *err, size_t errlen)
 {
-	(void)old;
-	(void)new;
 	(void)err;
 	(void)errlen;
-	/* The compiler reads the store; recompute soon (debounced). */
-	policy_mark_dirty();
+	/* The compiler reads the store; recompute soon (debounced), only the
+	 * endpoints the policy selects before or after the change. */
+	policy_netpol_changed(old, new);
 	return 0;
 }
 

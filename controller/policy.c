@@ -779,14 +779,40 @@ out:
 
 /* ---- compile --------------------------------------------------------------- */
 
+/* The key's bytes as two big-endian words: comparing them orders keys as
+ * memcmp does (the writer's diff relies on that order), without a call
+ * per byte run; this sort is the hottest part of a full recompute. */
+static inline void key_words(const struct pol_key *k, uint64_t w[2])
+{
+	memcpy(w, k, sizeof(*k));
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	w[0] = __builtin_bswap64(w[0]);
+	w[1] = __builtin_bswap64(w[1]);
+#endif
+}
+
 static int entry_cmp(const void *a, const void *b)
 {
 	const struct polc_entry *x = a, *y = b;
-	int c = memcmp(&x->key, &y->key, sizeof(x->key));
+	uint64_t kx[2], ky[2];
 
-	if (c)
-		return c;
+	_Static_assert(sizeof(struct pol_key) == 2 * sizeof(uint64_t), "pol_key is two words");
+	key_words(&x->key, kx);
+	key_words(&y->key, ky);
+	if (kx[0] != ky[0])
+		return kx[0] < ky[0] ? -1 : 1;
+	if (kx[1] != ky[1])
+		return kx[1] < ky[1] ? -1 : 1;
 	return x->val.policy_id < y->val.policy_id ? -1 : x->val.policy_id > y->val.policy_id;
+}
+
+static bool entries_sorted(const struct polc_ep *e)
+{
+	for (size_t i = 1; i < e->n_entries; i++) {
+		if (entry_cmp(&e->entries[i - 1], &e->entries[i]) > 0)
+			return false;
+	}
+	return true;
 }
 
 static int cidr_entry_cmp(const void *a, const void *b)
@@ -801,7 +827,9 @@ static void dedup(struct polc_ep *e)
 {
 	size_t n = 0;
 
-	if (e->n_entries)
+	/* Emission order is often already key order (one rule, one peer):
+	 * a linear check is cheaper than qsort's n log n compares. */
+	if (e->n_entries && !entries_sorted(e))
 		qsort(e->entries, e->n_entries, sizeof(*e->entries), entry_cmp);
 	for (size_t i = 0; i < e->n_entries; i++) {
 		if (n &&
@@ -1074,10 +1102,19 @@ struct pol_index {
 	char key[320]; /* "ns/name" */
 	uint32_t index;
 	bool seen;
+	/* The policy parsed from obj (held: its address cannot be reused
+	 * while we compare against it), reused while the store holds the same
+	 * object; parsed_rc is what parsing it returned. */
+	json_t *obj;
+	int parsed_rc;
+	struct polc_policy parsed;
 };
 static struct pol_index *indexes;
 static size_t n_indexes;
 static uint32_t next_index = 1;
+/* "ns/name" -> position in indexes: world_build looks every policy up. */
+static json_t *index_pos;
+static bool index_pos_stale; /* an update of index_pos failed: scan */
 
 /* What the maps hold (after the last successful sync), sorted by ep_id. */
 static struct polc_ep *written;
@@ -1095,27 +1132,73 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static uint32_t index_of(const char *ns, const char *name, bool create)
+static void index_uncache(struct pol_index *pi)
+{
+	if (pi->obj && !pi->parsed_rc)
+		polc_policy_free(&pi->parsed);
+	json_decref(pi->obj);
+	pi->obj = NULL;
+}
+
+/* Position of ns/name in indexes (allocating an index when create), or
+ * SIZE_MAX. */
+static size_t index_slot(const char *ns, const char *name, bool create)
 {
 	char key[320];
 
 	snprintf(key, sizeof(key), "%s/%s", ns, name);
-	for (size_t i = 0; i < n_indexes; i++) {
-		if (!strcmp(indexes[i].key, key)) {
-			indexes[i].seen = true;
-			return indexes[i].index;
+	json_t *pos = json_object_get(index_pos, key);
+	size_t at = pos ? (size_t)json_integer_value(pos) : n_indexes;
+
+	if (at >= n_indexes || strcmp(indexes[at].key, key)) {
+		/* Not in the hash, or the hash missed an update (no memory):
+		 * then the array is the truth. */
+		for (at = 0; index_pos_stale && at < n_indexes; at++) {
+			if (!strcmp(indexes[at].key, key))
+				break;
 		}
+		if (!index_pos_stale)
+			at = n_indexes;
+	}
+	if (at < n_indexes) {
+		indexes[at].seen = true;
+		return at;
 	}
 	if (!create || next_index > SL_POL_MAX_INDEX)
-		return 0;
+		return SIZE_MAX;
 	struct pol_index *n = realloc(indexes, (n_indexes + 1) * sizeof(*n));
 	if (!n)
-		return 0;
+		return SIZE_MAX;
 	indexes = n;
+	memset(&indexes[n_indexes], 0, sizeof(indexes[n_indexes]));
+	if (!index_pos)
+		index_pos = json_object();
+	if (!index_pos ||
+	    json_object_set_new(index_pos, key, json_integer((json_int_t)n_indexes)))
+		index_pos_stale = true;
 	snprintf(indexes[n_indexes].key, sizeof(indexes[n_indexes].key), "%s", key);
 	indexes[n_indexes].index = next_index++;
 	indexes[n_indexes].seen = true;
-	return indexes[n_indexes++].index;
+	return n_indexes++;
+}
+
+
+/* Forget the indexes of policies world_build did not see (deleted). */
+static void indexes_forget_unseen(void)
+{
+	for (size_t i = 0; i < n_indexes;) {
+		if (indexes[i].seen) {
+			i++;
+			continue;
+		}
+		json_object_del(index_pos, indexes[i].key);
+		index_uncache(&indexes[i]);
+		indexes[i] = indexes[--n_indexes];
+		/* The last one moved into i. */
+		if (i < n_indexes &&
+		    json_object_set_new(index_pos, indexes[i].key, json_integer((json_int_t)i)))
+			index_pos_stale = true;
+	}
 }
 
 const char *policy_name_by_index(uint32_t index, char *buf, size_t len)
@@ -1158,24 +1241,48 @@ static int collect_policy(const json_t *obj, void *arg)
 	const char *ns = json_string_value(json_object_get(meta, "namespace")) ?: "default";
 	const char *name = json_string_value(json_object_get(meta, "name")) ?: "";
 	char err[256] = "";
-	uint32_t idx;
+	struct pol_index *pi;
+	size_t at;
 	int rc;
 
 	rc = grow((void **)&b->w.policies, &b->cap_pol, b->w.n_policies, sizeof(*b->w.policies));
 	if (rc)
 		return b->rc = rc;
-	idx = index_of(ns, name, true);
-	if (!idx)
+	at = index_slot(ns, name, true);
+	if (at == SIZE_MAX)
 		return b->rc = -ENOSPC;
-	rc = polc_policy_parse(obj, idx, &b->w.policies[b->w.n_policies], err, sizeof(err));
-	if (rc == -EINVAL) {
-		/* Validated objects parse; say so loudly if one does not. */
-		pr_warn("policy: NetworkPolicy %s/%s ignored: %s\n", ns, name, err);
-		return 0;
+	pi = &indexes[at];
+	/* Parse only what changed since the last world: the store replaces
+	 * an object on every change, and the reference held keeps the old
+	 * address from being reused. */
+	if (pi->obj != obj) {
+		index_uncache(pi);
+		rc = polc_policy_parse(obj, pi->index, &pi->parsed, err, sizeof(err));
+		if (rc == -EINVAL) {
+			/* Validated objects parse; say so loudly (once) if one
+			 * does not. */
+			pr_warn("policy: NetworkPolicy %s/%s ignored: %s\n", ns, name, err);
+		} else if (rc) {
+			return b->rc = rc;
+		}
+		pi->obj = json_incref((json_t *)obj);
+		pi->parsed_rc = rc;
 	}
-	if (rc)
-		return b->rc = rc;
-	b->w.n_policies++;
+	if (pi->parsed_rc)
+		return 0;
+	/* The world borrows the parse; the identities the rules match are
+	 * per world (indexes into its ids). */
+	for (int dir = 0; dir < 2; dir++) {
+		for (size_t i = 0; i < pi->parsed.n_rules[dir]; i++) {
+			struct polc_rule *r = &pi->parsed.rules[dir][i];
+
+			free(r->ids);
+			r->ids = NULL;
+			r->n_ids = 0;
+			r->ids_done = false;
+		}
+	}
+	b->w.policies[b->w.n_policies++] = pi->parsed;
 	return 0;
 }
 
@@ -1245,6 +1352,8 @@ static int policy_index_cmp(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
+static void world_destroy(struct polc_world *w);
+
 /* The world as the model has it now. Borrowed JSON stays valid until the
  * model changes, i.e. for the duration of one main-loop callback. */
 static int world_build(struct polc_world *w)
@@ -1266,26 +1375,19 @@ static int world_build(struct polc_world *w)
 	if (!rc)
 		rc = polc_world_index(&b.w);
 	if (rc) {
-		polc_world_free(&b.w);
-		free(b.w.policies);
-		free(b.w.ids);
-		free(b.w.pods);
+		world_destroy(&b.w);
 		pr_warn("policy: couldn't collect the model: %s\n", strerror(-rc));
 		return rc;
 	}
-	/* Forget indexes of deleted policies. */
-	for (size_t i = 0; i < n_indexes;) {
-		if (!indexes[i].seen)
-			indexes[i] = indexes[--n_indexes];
-		else
-			i++;
-	}
+	indexes_forget_unseen();
 	*w = b.w;
 	return 0;
 }
 
 static void world_destroy(struct polc_world *w)
 {
+	/* The parsed policies belong to the cache in indexes. */
+	w->n_policies = 0;
 	polc_world_free(w);
 	free(w->policies);
 	free(w->ids);
@@ -1293,9 +1395,69 @@ static void world_destroy(struct polc_world *w)
 	memset(w, 0, sizeof(*w));
 }
 
+/* Pods of a world sorted by namespace/name, for endpoint_target: a sync
+ * looks up every local endpoint's pod, so a scan per endpoint would be
+ * O(pods x endpoints). Built by pod_order_build; NULL falls back to a scan. */
+static const struct polc_pod **pod_order;
+static size_t n_pod_order;
+
+static int pod_name_cmp(const char *ns_a, const char *name_a, const char *ns_b,
+			const char *name_b)
+{
+	int c = strcmp(ns_a, ns_b);
+
+	return c ? c : strcmp(name_a, name_b);
+}
+
+static int pod_ptr_cmp(const void *a, const void *b)
+{
+	const struct polc_pod *x = *(const struct polc_pod *const *)a;
+	const struct polc_pod *y = *(const struct polc_pod *const *)b;
+
+	return pod_name_cmp(x->ns, x->name, y->ns, y->name);
+}
+
+static int pod_order_build(const struct polc_world *w)
+{
+	free(pod_order);
+	n_pod_order = 0;
+	pod_order = w->n_pods ? malloc(w->n_pods * sizeof(*pod_order)) : NULL;
+	if (w->n_pods && !pod_order)
+		return -ENOMEM;
+	for (size_t i = 0; i < w->n_pods; i++)
+		pod_order[i] = &w->pods[i];
+	n_pod_order = w->n_pods;
+	if (n_pod_order)
+		qsort(pod_order, n_pod_order, sizeof(*pod_order), pod_ptr_cmp);
+	return 0;
+}
+
+static void pod_order_free(void)
+{
+	free(pod_order);
+	pod_order = NULL;
+	n_pod_order = 0;
+}
+
 static const struct polc_pod *world_pod(const struct polc_world *w, const char *ns,
 					const char *name)
 {
+	if (pod_order) {
+		size_t lo = 0, hi = n_pod_order;
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			int c = pod_name_cmp(ns, name, pod_order[mid]->ns, pod_order[mid]->name);
+
+			if (!c)
+				return pod_order[mid];
+			if (c < 0)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		return NULL;
+	}
 	for (size_t i = 0; i < w->n_pods; i++) {
 		if (!strcmp(w->pods[i].ns, ns) && !strcmp(w->pods[i].name, name))
 			return &w->pods[i];
@@ -1335,27 +1497,119 @@ static void endpoint_target(const struct polc_world *w, const struct endpoint *e
 
 /* ---- compiling every local endpoint -------------------------------------- */
 
+/* What changed since the last sync. A NetworkPolicy change can only alter
+ * the entries of the endpoints its podSelector selects in its namespace
+ * (before or after the change): the compiler takes an endpoint's entries
+ * from the policies selecting it alone, and policy indexes of the others
+ * stay. Every other change (pods, labels, namespaces, identities,
+ * endpoints: policy_mark_dirty) may affect any endpoint: recompile all. */
+static bool changed_all = true;
+static json_t *changed_pols; /* [{"ns": NS, "sel": podSelector or null}] */
+
+static void changes_reset(void)
+{
+	changed_all = false;
+	json_decref(changed_pols);
+	changed_pols = NULL;
+}
+
+static void changes_add_policy(const json_t *obj)
+{
+	const json_t *meta = json_object_get(obj, "metadata");
+	const char *ns, *name;
+	json_t *sel, *o;
+	size_t at;
+
+	if (!obj)
+		return;
+	ns = json_string_value(json_object_get(meta, "namespace"));
+	name = json_string_value(json_object_get(meta, "name"));
+	/* Parse it again even if the store kept the object (changed in place). */
+	at = index_slot(ns ?: "default", name ?: "", false);
+	if (at != SIZE_MAX)
+		index_uncache(&indexes[at]);
+	if (changed_all)
+		return;
+	sel = json_object_get(json_object_get(obj, "spec"), "podSelector");
+	if (!changed_pols)
+		changed_pols = json_array();
+	/* The selector is copied: old objects are freed once applied. */
+	o = json_pack("{s:s,s:o}", "ns", ns ?: "default", "sel",
+		      sel ? json_deep_copy(sel) : json_null());
+	if (!changed_pols || !o || json_array_append_new(changed_pols, o)) {
+		/* Cannot remember what changed: recompile everything. */
+		changed_all = true;
+		return;
+	}
+}
+
+/* May the last changes have altered the entries of target? */
+static bool changes_affect(const struct polc_pod *target)
+{
+	const json_t *c;
+	size_t i;
+
+	if (changed_all)
+		return true;
+	json_array_foreach(changed_pols, i, c)
+	{
+		const json_t *sel = json_object_get(c, "sel");
+
+		if (!strcmp(json_string_value(json_object_get(c, "ns")), target->ns) &&
+		    selector_matches(json_is_null(sel) ? NULL : sel, target->labels))
+			return true;
+	}
+	return false;
+}
+
+/* What a sync recompiles besides endpoints the maps do not have yet. */
+enum sync_mode {
+	SYNC_ALL,     /* every endpoint */
+	SYNC_CHANGES, /* those the recorded changes may affect */
+	SYNC_NEW,     /* none: the recorded changes stay for the timer */
+};
+
 struct compile_all {
 	struct polc_world *w;
 	struct polc_ep *eps;
-	size_t n, cap;
+	bool *reused; /* per eps[]: taken over from written, unchanged */
+	size_t n, cap, cap_reused;
+	enum sync_mode mode; /* SYNC_ALL when written cannot be trusted */
+	size_t n_compiled;
 	int rc;
 };
+
+static const struct polc_ep *eps_find(const struct polc_ep *eps, size_t n, uint32_t ep_id);
 
 static int compile_one(const struct endpoint *ep, void *arg)
 {
 	struct compile_all *c = arg;
+	struct polc_ep *old;
 	struct polc_pod t;
 	int rc;
 
 	rc = grow((void **)&c->eps, &c->cap, c->n, sizeof(*c->eps));
+	if (!rc)
+		rc = grow((void **)&c->reused, &c->cap_reused, c->n, sizeof(*c->reused));
 	if (rc)
 		return c->rc = rc;
 	endpoint_target(c->w, ep, &t);
+	old = c->mode != SYNC_ALL ? (struct polc_ep *)eps_find(written, n_written, ep->id) : NULL;
+	if (old && (c->mode == SYNC_NEW || !changes_affect(&t))) {
+		/* Take the entries over: written is replaced by eps after the
+		 * sync, and its copy must not free them. */
+		c->eps[c->n] = *old;
+		old->entries = NULL;
+		old->cidrs = NULL;
+		old->n_entries = old->cap_entries = old->n_cidrs = old->cap_cidrs = 0;
+		c->reused[c->n++] = true;
+		return 0;
+	}
 	rc = polc_compile_ep(c->w, &t, ep->id, &c->eps[c->n]);
 	if (rc)
 		return c->rc = rc;
-	c->n++;
+	c->reused[c->n++] = false;
+	c->n_compiled++;
 	return 0;
 }
 
@@ -1597,7 +1851,39 @@ static int open_maps(struct map_fds *f)
 	return 0;
 }
 
-int policy_sync(void)
+struct ep_sorted {
+	struct polc_ep e;
+	bool reused;
+};
+
+static int ep_sorted_cmp(const void *a, const void *b)
+{
+	return ep_id_cmp(&((const struct ep_sorted *)a)->e, &((const struct ep_sorted *)b)->e);
+}
+
+/* Sort c->eps by ep_id (for eps_find), the reuse flags along. */
+static int eps_sort(struct compile_all *c)
+{
+	struct ep_sorted *t;
+
+	if (c->n < 2)
+		return 0;
+	t = malloc(c->n * sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n; i++)
+		t[i] = (struct ep_sorted){.e = c->eps[i], .reused = c->reused[i]};
+	qsort(t, c->n, sizeof(*t), ep_sorted_cmp);
+	for (size_t i = 0; i < c->n; i++) {
+		c->eps[i] = t[i].e;
+		c->reused[i] = t[i].reused;
+	}
+	free(t);
+	return 0;
+}
+
+/* Recompute and write what mode says, plus endpoints not written yet. */
+static int sync_changes(enum sync_mode mode)
 {
 	struct compile_all c = {};
 	struct polc_world w;
@@ -1612,20 +1898,43 @@ int policy_sync(void)
 	if (rc)
 		return rc;
 	c.w = &w;
+	/* Reuse needs the written state to be what the maps hold. */
+	c.mode = need_full || (mode == SYNC_CHANGES && changed_all) ? SYNC_ALL : mode;
+	if (pod_order_build(&w))
+		pod_order_free(); /* the scan still works */
 	endpoints_foreach(compile_one, &c);
+	pod_order_free();
 	rc = c.rc;
 	world_destroy(&w);
 	if (rc) {
 		pr_warn("policy: couldn't compile: %s\n", strerror(-rc));
+		/* Entries taken over from written are gone from it: rewrite
+		 * everything next time. */
+		if (c.mode != SYNC_ALL)
+			need_full = true;
 		eps_free(c.eps, c.n);
+		free(c.reused);
 		return rc;
 	}
-	if (c.n)
-		qsort(c.eps, c.n, sizeof(*c.eps), ep_id_cmp);
+	/* Everything recorded so far is in c.eps now (SYNC_NEW leaves it to
+	 * the timer, which is due: recording marked it dirty). */
+	if (c.mode != SYNC_NEW)
+		changes_reset();
+	rc = eps_sort(&c);
+	if (rc) {
+		pr_warn("policy: couldn't sort the endpoints: %s\n", strerror(-rc));
+		need_full = true;
+		eps_free(c.eps, c.n);
+		free(c.reused);
+		return rc;
+	}
 
-	for (size_t i = 0; i < c.n && !rc; i++)
+	for (size_t i = 0; i < c.n && !rc; i++) {
+		if (c.reused[i])
+			continue; /* the maps hold exactly these */
 		rc = write_ep(&f, need_full ? NULL : eps_find(written, n_written, c.eps[i].ep_id),
 			      &c.eps[i]);
+	}
 	for (size_t i = 0; i < n_written && !rc && !need_full; i++) {
 		if (!eps_find(c.eps, c.n, written[i].ep_id))
 			rc = write_ep(&f, &written[i], NULL);
@@ -1640,20 +1949,31 @@ int policy_sync(void)
 				   want_pol_v);
 	}
 	eps_free(written, n_written);
+	free(c.reused);
 	/* On failure the maps are somewhere between old and new: the next
 	 * sync rewrites everything and sweeps. */
 	written = c.eps;
 	n_written = c.n;
 	need_full = rc != 0;
-	pr_debug("policy: synced %zu endpoints in %llu ms%s\n", c.n,
+	pr_debug("policy: synced %zu endpoints (%zu compiled) in %llu ms%s\n", c.n, c.n_compiled,
 		 (unsigned long long)(mono_ms() - t0), rc ? " (with errors)" : "");
 	return rc;
 }
 
+int policy_sync(void)
+{
+	/* Callers outside the timer: startup (nothing written yet: all) and
+	 * a new endpoint before it is ready, which needs its own entries
+	 * now. The other endpoints' entries do not depend on endpoints
+	 * (peers are identities of Pod objects), and what the model changed
+	 * meanwhile is recorded for the timer. */
+	return sync_changes(SYNC_NEW);
+}
+
 /* ---- debounce ------------------------------------------------------------ */
 
-#define POLICY_TICK_MS	    25	 /* timer period */
-#define POLICY_QUIET_MS	    20	 /* wait for a burst of changes to settle ... */
+#define POLICY_TICK_MS	    10	 /* timer period */
+#define POLICY_QUIET_MS	    10	 /* wait for a burst of changes to settle ... */
 #define POLICY_MAX_DELAY_MS 200	 /* ... but never longer than this */
 #define POLICY_RETRY_MS	    1000 /* after a failure */
 
@@ -1666,14 +1986,29 @@ static void policy_tick(void)
 	if (now - dirty_last_ms < POLICY_QUIET_MS && now - dirty_since_ms < POLICY_MAX_DELAY_MS)
 		return;
 	dirty = false;
-	if (policy_sync()) {
+	if (sync_changes(SYNC_CHANGES)) {
 		dirty = true;
 		dirty_since_ms = dirty_last_ms = now;
 		retry_after_ms = mono_ms() + POLICY_RETRY_MS;
 	}
 }
 
+static void mark_dirty(void);
+
 void policy_mark_dirty(void)
+{
+	changed_all = true;
+	mark_dirty();
+}
+
+void policy_netpol_changed(const json_t *old, const json_t *new)
+{
+	changes_add_policy(old);
+	changes_add_policy(new);
+	mark_dirty();
+}
+
+static void mark_dirty(void)
 {
 	uint64_t now = mono_ms();
 

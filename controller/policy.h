@@ -151,8 +151,15 @@ int polc_lookup(const struct polc_ep *e, uint8_t dir, uint32_t peer_identity,
  * NULL. */
 const char *policy_name_by_index(uint32_t index, char *buf, size_t len);
 
-/* Recompute and write the maps now (the debounce timer calls it).
- * Returns 0 or -errno (logged). */
+/* Recompute every endpoint and write the maps now. Returns 0 or -errno
+ * (logged). The debounce timer recomputes only what the recorded changes
+ * may affect. */
 int policy_sync(void);
+
+/* A NetworkPolicy changed (old NULL on create, new NULL on delete): record
+ * its namespace and podSelectors, so the debounced recompute redoes only
+ * the endpoints they select, and schedule it. Any other change goes through
+ * policy_mark_dirty (kinds.h), which recomputes every endpoint. */
+void policy_netpol_changed(const json_t *old, const json_t *new);
 
 #endif

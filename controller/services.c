@@ -981,6 +981,20 @@ static void affinity_purge(uint32_t svc_id, const uint32_t *active, size_t n_act
 	free(stale);
 }
 
+/* Does sorted old[] hold an id that sorted new[] lacks? */
+static bool ids_removed(const uint32_t *old, size_t n_old, const uint32_t *new, size_t n_new)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < n_old; i++) {
+		while (j < n_new && new[j] < old[i])
+			j++;
+		if (j == n_new || new[j] != old[i])
+			return true;
+	}
+	return false;
+}
+
 /* Write one frontend of the new model. old is its previous state (NULL
  * when new). On success *fi holds the new state and the old refs are
  * released; on failure the maps hold what they held before (best effort)
@@ -1080,7 +1094,11 @@ static int fe_write(const struct svc_def *def, const struct svc_frontend *f, str
 		smap_del(&S.adopted_fe, n.key_str);
 		free(a);
 	}
-	if (!S.model_only && !is_new && def->affinity && table_changed)
+	/* Only a backend leaving the table can strand affinity entries; a
+	 * walk of the (preallocated LRU) map costs ~1 ms even when empty, and
+	 * endpoints arriving one slice at a time would pay it per slice. */
+	if (!S.model_only && !is_new && def->affinity && table_changed &&
+	    ids_removed(fi->active, fi->n_active, n.active, n.n_active))
 		affinity_purge(n.val.svc_id, n.active, n.n_active);
 	/* 5. old refs go only now: no written table names them any more. */
 	if (!is_new)

@@ -51,17 +51,19 @@ static __always_inline int from_pod_ipv4(struct __sk_buff *skb, struct pkt *p,
 	struct svc_val *svc;
 	struct ct_key key;
 	int res, r;
+	__u64 now;
 
 	if (p->is_frag)
 		return SL_DROP_FRAG; /* no ports: cannot be tracked nor policed */
 	if (pkt_is_icmp_error(p))
 		goto route; /* related to a tracked flow; not tracked itself */
+	now = sl_now(); /* the one clock read of this packet */
 
 	svc = lb_lookup_svc(p);
 	if (svc) {
 		struct lb_choice c = {};
 
-		r = lb_select(p, svc, &c);
+		r = lb_select(p, svc, &c, now);
 		if (r == SL_DROP_NO_BACKEND)
 			return lb_refuse(skb, p, src->mac, src->host_mac, &v->action);
 		if (r != SL_FORWARDED)
@@ -71,9 +73,9 @@ static __always_inline int from_pod_ipv4(struct __sk_buff *skb, struct pkt *p,
 			return r;
 	}
 
-	res = ct_lookup(p, &key, &e);
+	res = ct_lookup(p, &key, &e, now);
 	if (res != CT_NEW) {
-		ct_refresh(e, p, res);
+		ct_refresh(e, p, res, now);
 		if (res == CT_REPLY && (e->flags & SL_CT_F_SVC)) {
 			r = lb_rev_nat(skb, p, e);
 			if (r != SL_FORWARDED)
@@ -88,12 +90,14 @@ static __always_inline int from_pod_ipv4(struct __sk_buff *skb, struct pkt *p,
 	if (r != SL_FORWARDED)
 		return r;
 	tmpl.src_identity = src->identity;
-	r = ct_create(&key, p, &tmpl);
+	r = ct_create(&key, p, &tmpl, now);
 	if (r != SL_FORWARDED)
 		return r;
+	goto deliver; /* dst is still the destination's endpoint */
 
 route:
 	dst = ep_lookup_v4(p->daddr.v4);
+deliver:
 	if (dst)
 		return route_to_local(skb, p, dst, v);
 	v->action = TC_ACT_OK; /* node stack: node addresses, gateway, off-node */

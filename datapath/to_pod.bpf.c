@@ -27,15 +27,17 @@ static __always_inline int to_pod_ipv4(struct __sk_buff *skb, struct pkt *p,
 	struct ep_info *dst;
 	struct ct_key key;
 	int res, r;
+	__u64 now;
 
 	if (p->is_frag)
 		return SL_DROP_FRAG;
 	if (pkt_is_icmp_error(p))
 		return SL_FORWARDED;
 
-	res = ct_lookup(p, &key, &e);
+	now = sl_now(); /* the one clock read of this packet */
+	res = ct_lookup(p, &key, &e, now);
 	if (res != CT_NEW) {
-		ct_refresh(e, p, res);
+		ct_refresh(e, p, res, now);
 		if (res == CT_REPLY && (e->flags & SL_CT_F_SVC))
 			return lb_rev_nat(skb, p, e);
 		return SL_FORWARDED;
@@ -53,7 +55,7 @@ static __always_inline int to_pod_ipv4(struct __sk_buff *skb, struct pkt *p,
 	if (r != SL_FORWARDED)
 		return r;
 	tmpl.src_identity = v->src_id;
-	return ct_create(&key, p, &tmpl);
+	return ct_create(&key, p, &tmpl, now);
 }
 
 SEC("tc")

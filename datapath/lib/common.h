@@ -29,6 +29,19 @@
 
 #define NSEC_PER_SEC 1000000000ull
 
+/* The datapath's clock, read once per packet and passed down: conntrack
+ * expiry, affinity age, event rate limit. The coarse clock is
+ * CLOCK_MONOTONIC like bpf_ktime_get_ns() (what sluiced's GC and cnictl
+ * compare against), at tick resolution (1-4 ms), which timeouts of seconds
+ * do not notice, and costs a fraction of the precise read (a clocksource
+ * read per call was ~20% of a Service packet). It may lag a precise
+ * timestamp written elsewhere (sock.bpf.c) by up to a tick: comparisons
+ * against stored times must not underflow. */
+static __always_inline __u64 sl_now(void)
+{
+	return bpf_ktime_get_coarse_ns();
+}
+
 #ifndef offsetof
 #define offsetof(t, m) __builtin_offsetof(t, m)
 #endif

@@ -89,6 +89,116 @@ static __always_inline int csum_set_port(struct __sk_buff *skb, struct pkt *p, i
 	return 0;
 }
 
+/* Ones' complement sum of the two 16-bit halves of w as they lie in
+ * memory, plus sum (byte order does not matter to the checksum as long as
+ * every word is taken the same way). */
+static __always_inline __u32 csum_add_w32(__u32 sum, __u32 w)
+{
+	return sum + (w & 0xffff) + (w >> 16);
+}
+
+/* Rewrite the IPv4 addresses and TCP/UDP ports of p to saddr, daddr,
+ * sport, dport (any of them may be unchanged), with as few helper calls as
+ * the checksums allow. L4: the address change is one pseudo-header update
+ * (a bpf_csum_diff over both addresses when both change), each changed
+ * port a separate non-pseudo update; these go through
+ * bpf_l4_csum_replace, which knows CHECKSUM_PARTIAL skbs (what pods send:
+ * the L4 field then holds only the pseudo-header sum, so a port change
+ * must not be folded into the address diff). IP: the header checksum
+ * covers only the header and is never offloaded, so when the headers are
+ * in the linear data it is updated here (RFC 1624) and addresses and
+ * ports are written in place; otherwise through the helpers. p must be
+ * TCP or UDP with its L4 header. Returns 0 or a negative errno. */
+static __always_inline int csum_nat_v4(struct __sk_buff *skb, struct pkt *p, __be32 saddr,
+				       __be32 daddr, __be16 sport, __be16 dport)
+{
+	struct {
+		__be32 saddr, daddr;
+		__be16 sport, dport;
+	} to = { saddr, daddr, sport, dport };
+	__be32 from_a[2] = { p->saddr.v4, p->daddr.v4 };
+	__u32 coff = l4_csum_off(p), csum_at, sum;
+	__u64 lflags = l4_csum_flags(p);
+	__be32 from = 0, new = 0;
+	void *data, *end;
+	struct iphdr *ip;
+	__be16 *ports;
+	__s64 diff = 0;
+	int ret, both;
+
+	if (!coff || !p->l4_off)
+		return -EINVAL;
+	csum_at = p->l4_off + coff;
+	both = saddr != from_a[0] && daddr != from_a[1];
+	if (both) {
+		diff = bpf_csum_diff(from_a, sizeof(from_a), &to.saddr, 2 * sizeof(__be32), 0);
+		if (diff < 0)
+			return (int)diff;
+		ret = bpf_l4_csum_replace(skb, csum_at, 0, diff, BPF_F_PSEUDO_HDR | lflags);
+		if (ret < 0)
+			return ret;
+	} else if (saddr != from_a[0] || daddr != from_a[1]) {
+		from = saddr != from_a[0] ? from_a[0] : from_a[1];
+		new = saddr != from_a[0] ? saddr : daddr;
+		ret = bpf_l4_csum_replace(skb, csum_at, from, new,
+					  BPF_F_PSEUDO_HDR | sizeof(new) | lflags);
+		if (ret < 0)
+			return ret;
+	}
+	if (sport != p->sport) {
+		ret = bpf_l4_csum_replace(skb, csum_at, p->sport, sport, sizeof(sport) | lflags);
+		if (ret < 0)
+			return ret;
+	}
+	if (dport != p->dport) {
+		ret = bpf_l4_csum_replace(skb, csum_at, p->dport, dport, sizeof(dport) | lflags);
+		if (ret < 0)
+			return ret;
+	}
+
+	/* Fresh pointers: the helpers above may have moved the data. */
+	data = (void *)(long)skb->data;
+	end = (void *)(long)skb->data_end;
+	if (p->l3_off == ETH_HLEN && p->l4_off == ETH_HLEN + sizeof(*ip) &&
+	    data + ETH_HLEN + sizeof(*ip) + 2 * sizeof(__be16) <= end) {
+		ip = data + ETH_HLEN;
+		ports = data + ETH_HLEN + sizeof(*ip);
+		/* HC' = ~(~HC + ~m + m') over the changed address words. */
+		sum = (__u16)~ip->check;
+		if (saddr != from_a[0])
+			sum = csum_add_w32(csum_add_w32(sum, ~from_a[0]), saddr);
+		if (daddr != from_a[1])
+			sum = csum_add_w32(csum_add_w32(sum, ~from_a[1]), daddr);
+		sum = (sum & 0xffff) + (sum >> 16);
+		sum = (sum & 0xffff) + (sum >> 16);
+		ip->check = (__sum16)~sum;
+		ip->saddr = saddr;
+		ip->daddr = daddr;
+		/* Both ports sit at the start of the TCP and the UDP header. */
+		ports[0] = sport;
+		ports[1] = dport;
+	} else {
+		if (both)
+			ret = bpf_l3_csum_replace(skb, p->l3_off + IPV4_CSUM_OFF, 0, diff, 0);
+		else if (from != new)
+			ret = bpf_l3_csum_replace(skb, p->l3_off + IPV4_CSUM_OFF, from, new,
+						  sizeof(new));
+		if (ret < 0)
+			return ret;
+		ret = bpf_skb_store_bytes(skb, p->l3_off + IPV4_SADDR_OFF, &to.saddr,
+					  2 * sizeof(__be32), 0);
+		if (!ret)
+			ret = bpf_skb_store_bytes(skb, p->l4_off, &to.sport, 2 * sizeof(__be16), 0);
+		if (ret < 0)
+			return ret;
+	}
+	p->saddr.v4 = saddr;
+	p->daddr.v4 = daddr;
+	p->sport = sport;
+	p->dport = dport;
+	return 0;
+}
+
 /* Decrement the IPv4 TTL, fixing the header checksum. Returns 0 or a
  * negative errno. The caller has checked ttl > 1. */
 static __always_inline int csum_dec_ttl(struct __sk_buff *skb, struct pkt *p)

@@ -61,29 +61,44 @@ static __always_inline __u64 ct_timeout(__u8 proto, __u8 state)
 	}
 }
 
-/* Account one packet of direction res (CT_ORIG/CT_REPLY) to e: counters,
- * TCP flags and state, expiry. */
-static __always_inline void ct_refresh(struct ct_entry *e, const struct pkt *p, int res)
+/* The expiry of an entry whose state does not change is rewritten only
+ * when it would move by more than this (as Cilium's CT report interval):
+ * entries may expire up to this much early, which timeouts of seconds and
+ * more do not notice, and a busy flow does not rewrite it per packet. */
+#define SL_CT_REFRESH_NS NSEC_PER_SEC
+
+/* Account one packet of direction res (CT_ORIG/CT_REPLY) to e at time now
+ * (sl_now()): counters, TCP flags and state, expiry. */
+static __always_inline void ct_refresh(struct ct_entry *e, const struct pkt *p, int res,
+				       __u64 now)
 {
-	__u64 now = bpf_ktime_get_ns();
+	__u8 state = e->state;
+	__u64 exp;
 
 	e->packets++;
 	e->bytes += p->len;
 	if (res == CT_REPLY) {
 		e->tcp_flags_reply |= p->tcp_flags;
-		if (e->state == SL_CT_NEW)
-			e->state = SL_CT_ESTABLISHED;
+		if (state == SL_CT_NEW)
+			state = SL_CT_ESTABLISHED;
 	} else {
 		e->tcp_flags_orig |= p->tcp_flags;
 		/* The initiator ACKing means the handshake completed (this is
 		 * also how SCOPE_SVC entries, which see no replies, get the
 		 * established timeout). */
-		if (e->state == SL_CT_NEW && p->proto == IPPROTO_TCP && (p->tcp_flags & TCP_F_ACK))
-			e->state = SL_CT_ESTABLISHED;
+		if (state == SL_CT_NEW && p->proto == IPPROTO_TCP && (p->tcp_flags & TCP_F_ACK))
+			state = SL_CT_ESTABLISHED;
 	}
 	if (p->proto == IPPROTO_TCP && (p->tcp_flags & (TCP_F_FIN | TCP_F_RST)))
-		e->state = SL_CT_CLOSING;
-	e->expires_ns = now + ct_timeout(p->proto, e->state) * NSEC_PER_SEC;
+		state = SL_CT_CLOSING;
+	exp = now + ct_timeout(p->proto, state) * NSEC_PER_SEC;
+	if (state != e->state) {
+		/* A new state may shorten the lifetime (closing): always written. */
+		e->state = state;
+		e->expires_ns = exp;
+	} else if (exp > e->expires_ns + SL_CT_REFRESH_NS) {
+		e->expires_ns = exp;
+	}
 }
 
 /* A SYN without ACK in the original direction of a closing or closed
@@ -94,13 +109,13 @@ static __always_inline int ct_is_reopen(const struct ct_entry *e, const struct p
 	       (p->tcp_flags & (TCP_F_SYN | TCP_F_ACK)) == TCP_F_SYN;
 }
 
-/* Find the connection of p. key receives the original-direction key (the
- * one to create with on CT_NEW); *entry the entry (NULL on CT_NEW). An
- * expired entry the GC has not removed yet counts as absent. */
+/* Find the connection of p at time now. key receives the
+ * original-direction key (the one to create with on CT_NEW); *entry the
+ * entry (NULL on CT_NEW). An expired entry the GC has not removed yet
+ * counts as absent. */
 static __always_inline int ct_lookup(const struct pkt *p, struct ct_key *key,
-				     struct ct_entry **entry)
+				     struct ct_entry **entry, __u64 now)
 {
-	__u64 now = bpf_ktime_get_ns();
 	struct ct_entry *e;
 
 	ct_key_from_pkt(key, p, SL_CT_SCOPE_CONN);
@@ -108,6 +123,13 @@ static __always_inline int ct_lookup(const struct pkt *p, struct ct_key *key,
 	if (e && e->expires_ns > now && !ct_is_reopen(e, p)) {
 		*entry = e;
 		return CT_ORIG;
+	}
+	/* A SYN without ACK opens a connection: it is never a reply, and
+	 * the second lookup (a 40-byte key hash) is saved on every TCP
+	 * first packet. */
+	if (p->proto == IPPROTO_TCP && (p->tcp_flags & (TCP_F_SYN | TCP_F_ACK)) == TCP_F_SYN) {
+		*entry = 0;
+		return CT_NEW;
 	}
 	ct_key_swap(key);
 	e = bpf_map_lookup_elem(&sluice_ct, key);
@@ -128,14 +150,12 @@ static __always_inline void ct_count(__u32 stat)
 		(*c)++;
 }
 
-/* Create (or replace) the entry for key from the first packet p; tmpl
- * carries rev_nat_id, backend_id, src_identity, flags and nat_addr.
- * Returns SL_FORWARDED or SL_DROP_CT_FULL. */
+/* Create (or replace) the entry for key from the first packet p at time
+ * now; tmpl carries rev_nat_id, backend_id, src_identity, flags and
+ * nat_addr. Returns SL_FORWARDED or SL_DROP_CT_FULL. */
 static __always_inline int ct_create(const struct ct_key *key, const struct pkt *p,
-				     struct ct_entry *tmpl)
+				     struct ct_entry *tmpl, __u64 now)
 {
-	__u64 now = bpf_ktime_get_ns();
-
 	tmpl->created_ns = now;
 	tmpl->packets = 1;
 	tmpl->bytes = p->len;

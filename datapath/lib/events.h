@@ -9,15 +9,14 @@
 
 /* Token bucket per CPU: events_per_sec tokens a second, burst of one
  * second. Returns 1 when an event may be sent (and takes a token). */
-static __always_inline int ev_take_token(void)
+static __always_inline int ev_take_token(__u64 now)
 {
 	__u32 zero = 0;
 	struct sl_ev_rate *r = bpf_map_lookup_elem(&sluice_ev_rate, &zero);
-	__u64 now, elapsed, add, rate = events_per_sec;
+	__u64 elapsed, add, rate = events_per_sec;
 
 	if (!r)
 		return 0;
-	now = bpf_ktime_get_ns();
 	elapsed = now - r->last_ns;
 	if (elapsed >= NSEC_PER_SEC) {
 		r->tokens = rate;
@@ -45,14 +44,17 @@ static __always_inline void ev_send(struct __sk_buff *skb, const struct pkt *p, 
 				    __u8 reason, __u8 dir, __u32 src_id, __u32 dst_id,
 				    __u32 policy_id)
 {
+	/* Events are rare (drops, verdicts, rate-limited): one precise read
+	 * serves the token bucket and the timestamp. */
+	__u64 now = bpf_ktime_get_ns();
 	struct sl_event *e;
 
-	if (!ev_take_token())
+	if (!ev_take_token(now))
 		return;
 	e = bpf_ringbuf_reserve(&sluice_events, sizeof(*e), 0);
 	if (!e)
 		return;
-	e->ts_ns = bpf_ktime_get_ns();
+	e->ts_ns = now;
 	e->type = type;
 	e->reason = reason;
 	e->dir = dir;

@@ -74,14 +74,13 @@ struct lb_choice {
 	struct backend_val be;
 };
 
-/* Choose the backend of p (addressed to frontend svc): the flow's own
- * backend while it exists, else the client's affinity, else Maglev.
- * Records the choice (SCOPE_SVC conntrack entry, affinity). Returns
- * SL_FORWARDED, SL_DROP_NO_BACKEND or SL_DROP_CT_FULL. */
+/* Choose the backend of p (addressed to frontend svc) at time now: the
+ * flow's own backend while it exists, else the client's affinity, else
+ * Maglev. Records the choice (SCOPE_SVC conntrack entry, affinity).
+ * Returns SL_FORWARDED, SL_DROP_NO_BACKEND or SL_DROP_CT_FULL. */
 static __always_inline int lb_select(const struct pkt *p, const struct svc_val *svc,
-				     struct lb_choice *c)
+				     struct lb_choice *c, __u64 now)
 {
-	__u64 now = bpf_ktime_get_ns();
 	struct ct_entry tmpl = {};
 	struct affinity_key ak = {};
 	struct affinity_val av = {};
@@ -97,7 +96,7 @@ static __always_inline int lb_select(const struct pkt *p, const struct svc_val *
 		be = bpf_map_lookup_elem(&sluice_backend, &id);
 		if (be) {
 			/* Existing flow: stays on its backend, whatever the table says. */
-			ct_refresh(se, p, CT_ORIG);
+			ct_refresh(se, p, CT_ORIG, now);
 			c->backend_id = id;
 			c->be = *be;
 			return SL_FORWARDED;
@@ -114,7 +113,9 @@ static __always_inline int lb_select(const struct pkt *p, const struct svc_val *
 		ak.svc_id = svc->svc_id;
 		ak.family = p->family;
 		a = bpf_map_lookup_elem(&sluice_affinity, &ak);
-		if (a && now - a->last_used_ns <= (__u64)svc->affinity_timeout * NSEC_PER_SEC) {
+		/* Written as a sum: sock.bpf.c stamps with the precise clock,
+		 * which may be a tick ahead of now (sl_now()). */
+		if (a && a->last_used_ns + (__u64)svc->affinity_timeout * NSEC_PER_SEC >= now) {
 			id = a->backend_id;
 			be = bpf_map_lookup_elem(&sluice_backend, &id);
 			/* Stick only to a backend that still takes new flows. */
@@ -141,7 +142,7 @@ static __always_inline int lb_select(const struct pkt *p, const struct svc_val *
 	tmpl.backend_id = id;
 	tmpl.rev_nat_id = svc->rev_nat_id;
 	tmpl.flags = SL_CT_F_SVC;
-	return ct_create(&sk, p, &tmpl);
+	return ct_create(&sk, p, &tmpl, now);
 }
 
 /* Rewrite p (to a frontend) to the chosen backend; when the client is that
@@ -152,20 +153,20 @@ static __always_inline int lb_dnat(struct __sk_buff *skb, struct pkt *p, const s
 				   const struct lb_choice *c, struct ct_entry *tmpl)
 {
 	union sl_addr client = p->saddr;
+	__be32 saddr = p->saddr.v4;
 
 	tmpl->flags |= SL_CT_F_SVC;
 	tmpl->rev_nat_id = svc->rev_nat_id;
 	tmpl->backend_id = c->backend_id;
-	if (c->be.addr.v4 != p->daddr.v4 && csum_set_v4_addr(skb, p, 0, c->be.addr.v4) < 0)
-		return SL_DROP_NAT_FAILED;
-	if (c->be.port && csum_set_port(skb, p, 0, c->be.port) < 0)
-		return SL_DROP_NAT_FAILED;
 	if (c->be.addr.v4 == client.v4) {
-		if (csum_set_v4_addr(skb, p, 1, svc_loopback_v4) < 0)
-			return SL_DROP_NAT_FAILED;
+		saddr = svc_loopback_v4;
 		tmpl->flags |= SL_CT_F_HAIRPIN;
 		tmpl->nat_addr = client;
 	}
+	/* Port 0: the backend listens on the frontend's port. */
+	if (csum_nat_v4(skb, p, saddr, c->be.addr.v4, p->sport,
+			c->be.port ? c->be.port : p->dport) < 0)
+		return SL_DROP_NAT_FAILED;
 	return SL_FORWARDED;
 }
 
@@ -180,11 +181,9 @@ static __always_inline int lb_rev_nat(struct __sk_buff *skb, struct pkt *p,
 
 	if (!rn)
 		return SL_DROP_NAT_FAILED;
-	if ((e->flags & SL_CT_F_HAIRPIN) && csum_set_v4_addr(skb, p, 0, e->nat_addr.v4) < 0)
-		return SL_DROP_NAT_FAILED;
-	if (rn->addr.v4 != p->saddr.v4 && csum_set_v4_addr(skb, p, 1, rn->addr.v4) < 0)
-		return SL_DROP_NAT_FAILED;
-	if (csum_set_port(skb, p, 1, rn->port) < 0)
+	if (csum_nat_v4(skb, p, rn->addr.v4,
+			(e->flags & SL_CT_F_HAIRPIN) ? e->nat_addr.v4 : p->daddr.v4, rn->port,
+			p->dport) < 0)
 		return SL_DROP_NAT_FAILED;
 	return SL_FORWARDED;
 }

@@ -39,17 +39,38 @@ static __always_inline __u32 ipcache_identity_v4(__be32 addr)
 static __always_inline int route_to_local(struct __sk_buff *skb, struct pkt *p,
 					  const struct ep_info *dst, struct dp_verdict *v)
 {
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
 	__u8 macs[2 * ETH_ALEN];
+	struct iphdr *ip;
+	__u32 check;
 	long ret;
 
 	if (p->ttl <= 1)
 		return SL_DROP_TTL_EXCEEDED;
-	__builtin_memcpy(macs, dst->mac, ETH_ALEN);
-	__builtin_memcpy(macs + ETH_ALEN, dst->host_mac, ETH_ALEN);
-	if (bpf_skb_store_bytes(skb, 0, macs, sizeof(macs), 0) < 0)
-		return SL_DROP_INVALID;
-	if (csum_dec_ttl(skb, p) < 0)
-		return SL_DROP_INVALID;
+	if (p->l3_off == ETH_HLEN && data + ETH_HLEN + sizeof(*ip) <= end) {
+		/* Headers in the linear data (the common case): written in
+		 * place, without the three helper calls of the other branch. */
+		__builtin_memcpy(data, dst->mac, ETH_ALEN);
+		__builtin_memcpy(data + ETH_ALEN, dst->host_mac, ETH_ALEN);
+		/* TTL - 1 with the incremental header checksum update of the
+		 * kernel's ip_decrease_ttl(): the TTL is the high byte of its
+		 * 16-bit word. The header still sums to the same value, so a
+		 * CHECKSUM_COMPLETE skb->csum stays right. */
+		ip = data + ETH_HLEN;
+		check = ip->check;
+		check += bpf_htons(0x0100);
+		ip->check = (__sum16)(check + (check >= 0xffff));
+		ip->ttl--;
+		p->ttl--;
+	} else {
+		__builtin_memcpy(macs, dst->mac, ETH_ALEN);
+		__builtin_memcpy(macs + ETH_ALEN, dst->host_mac, ETH_ALEN);
+		if (bpf_skb_store_bytes(skb, 0, macs, sizeof(macs), 0) < 0)
+			return SL_DROP_INVALID;
+		if (csum_dec_ttl(skb, p) < 0)
+			return SL_DROP_INVALID;
+	}
 	ret = bpf_redirect_peer(dst->ifindex, 0);
 	if (ret != TC_ACT_REDIRECT)
 		return SL_DROP_REDIRECT_FAILED;

@@ -43,7 +43,7 @@ bad_case() {
 	expect_match "$desc: message says what" "$(jq -r '.msg // empty' <<<"$CNI_OUT" 2>/dev/null)" '..'
 	podlinks=$(ip -n "$badns" -o link show 2>/dev/null | grep -vc ': lo:' || true)
 	expect_eq "$desc: nothing left behind (host veths, leases, pod links)" \
-		"$(host_links node1) $(leases node1) $podlinks" "$links0 $leases0 ${EXPECT_PODLINKS:-0}"
+		"$(host_links_settled node1 "$links0") $(leases node1) $podlinks" "$links0 $leases0 ${EXPECT_PODLINKS:-0}"
 }
 
 # ---- the table ------------------------------------------------------------------
@@ -104,7 +104,7 @@ links2=$(host_links node2)
 expect_fail "ADD y: pool exhausted" pod_add node2 default y
 expect_eq "exhausted pool is error 101" "$(cni_code)" 101
 expect_match "the message names the range" "$(jq -r .msg <<<"$CNI_OUT")" '10\.244\.9\.0/30'
-expect_eq "failed ADD y left no host veth" "$(host_links node2)" "$links2"
+expect_eq "failed ADD y left no host veth" "$(host_links_settled node2 "$links2")" "$links2"
 expect_ok "DEL x" pod_del default x
 expect_ok "ADD y after x is gone" pod_add node2 default y
 expect_ok "DEL y" pod_del default y
@@ -117,6 +117,6 @@ env_reset; cni_exec node1 "$conf" "${ENV[@]}"
 expect_eq "ADD works again after sluiced is back" "$CNI_RC" 0
 env_reset DEL; cni_exec node1 "$conf" "${ENV[@]}"
 expect_eq "final DEL" "$CNI_RC" 0
-expect_eq "nothing left on node1" "$(host_links node1) $(leases node1)" "0 0"
+expect_eq "nothing left on node1" "$(host_links_settled node1 0) $(leases node1)" "0 0"
 
 e2e_finish

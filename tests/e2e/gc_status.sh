@@ -54,7 +54,7 @@ gc() { cni_exec node1 "$1" CNI_COMMAND=GC CNI_PATH="$E2E_CNI_PLUGINS"; }
 # d's netns vanishes without a DEL (a runtime crash): GC must still clean it.
 pod_destroy default d
 expect_ok "GC keeping a and c" gc "$(gc_conf cni.dev/valid-attachments a c)"
-expect_eq "GC removed b's and d's host veths" "$(host_links node1)" 2
+expect_eq "GC removed b's and d's host veths" "$(host_links_settled node1 2)" 2
 expect_eq "GC released b's and d's leases" "$(leases node1)" 2
 expect_eq "GC removed b and d from the controller" \
 	"$(request node1 '{"request":"endpoint.list"}' | jq -c '[.endpoints[].pod] | sort')" '["a","c"]'
@@ -63,7 +63,7 @@ expect_ok "a still reaches c after GC" ping_from pod default a "$(pod_ip default
 expect_fail "a no longer reaches b's old address" ping_from pod default a "$ipb"
 
 expect_ok "GC with cni.dev/attachments keeping a" gc "$(gc_conf cni.dev/attachments a)"
-expect_eq "c collected too" "$(host_links node1) $(leases node1)" "1 1"
+expect_eq "c collected too" "$(host_links_settled node1 1) $(leases node1)" "1 1"
 expect_ok "GC again is a no-op" gc "$(gc_conf cni.dev/valid-attachments a)"
 expect_eq "a survives repeated GC" "$(host_links node1) $(leases node1)" "1 1"
 expect_ok "a is still CHECK-clean" pod_check default a
@@ -77,6 +77,6 @@ expect_eq "GC without a list keeps a" "$(host_links node1)" 1
 expect_ok "DEL b after GC" pod_del default b
 expect_ok "DEL a" pod_del default a
 expect_ok "GC with an empty list" gc "$(gc_conf cni.dev/valid-attachments)"
-expect_eq "nothing left" "$(host_links node1) $(leases node1) $(endpoint_records node1)" "0 0 0"
+expect_eq "nothing left" "$(host_links_settled node1 0) $(leases node1) $(endpoint_records node1)" "0 0 0"
 
 e2e_finish

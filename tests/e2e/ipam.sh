@@ -55,7 +55,7 @@ for ((i = 1; i <= N; i++)); do
 done
 wait
 expect_eq "$N concurrent DELs succeed" "$(cat "$E2E_ROOT"/bulk/*.rc | grep -cx 0)" "$N"
-expect_eq "no lease, veth or record left" "$(leases node1) $(host_links node1) $(endpoint_records node1)" "0 0 0"
+expect_eq "no lease, veth or record left" "$(leases node1) $(host_links_settled node1 0) $(endpoint_records node1)" "0 0 0"
 
 # ---- delegation to host-local ----------------------------------------------------------
 hlconf=$E2E_ROOT/hl.conf
@@ -70,6 +70,6 @@ expect_ok "h1 -> h2 (delegated addresses are routed by BPF too)" ping_from pod h
 expect_ok "DEL h1 (delegated)" pod_cni hl h1 DEL
 expect_eq "host-local released h1's address" "$(find "$E2E_ROOT/host-local" -name "$(pod_ip hl h1)" | wc -l)" 0
 expect_ok "DEL h2" pod_cni hl h2 DEL
-expect_eq "nothing left" "$(host_links node1) $(endpoint_records node1)" "0 0"
+expect_eq "nothing left" "$(host_links_settled node1 0) $(endpoint_records node1)" "0 0"
 
 e2e_finish

@@ -111,7 +111,7 @@ expect_ok "a reaches b again with its own MAC" ping_from pod default a "$ipb"
 # ---- DEL ----------------------------------------------------------------------------------
 hostb=$(jq -r '[.interfaces[] | select(has("sandbox") | not) | .name][0]' "$(pod_result default b)")
 expect_ok "DEL b" pod_del default b
-expect_fail "b's host veth is gone" ip -n "$nodens" link show dev "$hostb"
+expect_ok "b's host veth is gone" link_gone node1 "$hostb"
 expect_eq "b's lease is released" "$(leases node1)" 3
 expect_no_reach "a cannot reach b after DEL" pod default a tcp "$ipb" 8080
 expect_fail "b's address is gone from sluice_ep" grep -q "\"$ipb\"" <<<"$(cnictl_j node1 bpf map dump sluice_ep)"
@@ -124,20 +124,20 @@ expect_ok "a -> new b" ping_from pod default a "$(pod_ip default b)"
 # DEL when the runtime already removed the netns.
 pod_destroy other c
 expect_ok "DEL c with its netns gone" pod_del other c
-expect_eq "c's host veth removed" "$(host_links node1)" 3
+expect_eq "c's host veth removed" "$(host_links_settled node1 3)" 3
 expect_eq "c's lease released" "$(leases node1)" 3
 
 # DEL with an empty CNI_NETNS (containerd's second and third DEL).
 mapfile -t env < <(pod_env default d DEL | sed 's|^CNI_NETNS=.*|CNI_NETNS=|')
 expect_ok "DEL d with empty CNI_NETNS" cni_exec node1 "$(node_conf node1)" "${env[@]}"
-expect_eq "d's host veth removed" "$(host_links node1)" 2
+expect_eq "d's host veth removed" "$(host_links_settled node1 2)" 2
 expect_eq "d's lease released" "$(leases node1)" 2
 expect_ok "DEL d once more with empty CNI_NETNS" cni_exec node1 "$(node_conf node1)" "${env[@]}"
 
 for p in default/a default/b; do
 	expect_ok "DEL $p" pod_del "${p%/*}" "${p#*/}"
 done
-expect_eq "no host veth left" "$(host_links node1)" 0
+expect_eq "no host veth left" "$(host_links_settled node1 0)" 0
 expect_eq "no lease left" "$(leases node1)" 0
 expect_eq "no endpoint record left" "$(endpoint_records node1)" 0
 expect_eq "sluiced still running" "$(sluiced_running node1 && echo yes)" yes

@@ -87,6 +87,6 @@ expect_ok "ADD c after the restarts" pod_add node1 default c
 expect_ok "a -> c" ping_from pod default a "$(pod_ip default c)"
 expect_ok "CHECK a (registered before the restarts)" pod_check default a
 for p in a b c; do expect_ok "DEL $p" pod_del default $p; done
-expect_eq "nothing left" "$(host_links node1) $(leases node1) $(endpoint_records node1)" "0 0 0"
+expect_eq "nothing left" "$(host_links_settled node1 0) $(leases node1) $(endpoint_records node1)" "0 0 0"
 
 e2e_finish

@@ -56,7 +56,7 @@ serve pod k8s b tcp 8080 libcni-b
 expect_reach "TCP a -> b" pod k8s a tcp "$ipb" 8080 libcni-b
 expect_ok "libcni CHECK a (cached prevResult)" tool check k8s a
 expect_ok "libcni DEL a (cached prevResult)" tool del k8s a
-expect_eq "a's veth and lease gone" "$(host_links node1) $(leases node1)" "1 1"
+expect_eq "a's veth and lease gone" "$(host_links_settled node1 1) $(leases node1)" "1 1"
 expect_ok "libcni DEL a again" tool del k8s a
 
 # containerd: StopPodSandbox twice and RemovePodSandbox, the later two with
@@ -65,6 +65,6 @@ expect_ok "libcni DEL b (first, with netns)" tool del k8s b
 pod_destroy k8s b
 expect_ok "libcni DEL b with empty netns (second)" tool del k8s b ""
 expect_ok "libcni DEL b with empty netns (third)" tool del k8s b ""
-expect_eq "nothing left" "$(host_links node1) $(leases node1) $(endpoint_records node1)" "0 0 0"
+expect_eq "nothing left" "$(host_links_settled node1 0) $(leases node1) $(endpoint_records node1)" "0 0 0"
 
 e2e_finish
