@@ -12,9 +12,11 @@
 #   bridge:  node netns "b" ── cni0 bridge ══ pod b-1 … b-200     (host-local IPAM, no masq)
 #   floor:   netns v1 ══ veth ══ netns v2                         (10.250.0.1 ↔ .2)
 #
-# Other benchmark sections: every executable hack/bench/bench_*.sh is run
-# afterwards with BUILD exported (the services, policy and controller
-# engineers' parts); each prints its own table.
+# Other benchmark sections, run afterwards with BUILD exported, each printing
+# its own table with ratios: hack/bench/feed.sh (issue 3: the controller
+# fed a cluster), svc.sh (issue 4: per-packet cost, connection rate vs
+# kube-proxy iptables), policy.sh (issue 5: per-packet cost by policy
+# count, recompute time), then any executable hack/bench/bench_*.sh.
 #
 # Traffic runs are interleaved (sluice, bridge, veth, sluice, ...) and the
 # best of BENCH_REPS runs is kept: on a shared machine interference only
@@ -179,7 +181,7 @@ r_st_v=$(ratio "${R[sluice_gbps]}" "${R[veth_gbps]}")
 echo "bench: summary written to $OUT"
 
 # ---- other sections ------------------------------------------------------------------------
-for b in hack/bench/bench_*.sh; do
+for b in hack/bench/feed.sh hack/bench/svc.sh hack/bench/policy.sh hack/bench/bench_*.sh; do
 	[ -x "$b" ] || continue
 	echo
 	echo "bench: $b"
