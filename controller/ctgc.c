@@ -180,6 +180,7 @@ static uint64_t mono_ns(void)
 static void ctgc_tick(void)
 {
 	static bool reported;
+	uint64_t start, visited = 0, expired = 0, closed = 0;
 	struct ctgc_pass p;
 	int ct_fd, stats_fd;
 
@@ -195,12 +196,21 @@ static void ctgc_tick(void)
 	}
 	reported = false;
 	stats_fd = ctl_map_fd(SL_MAP_CT_STATS);
-	if (ctgc_run(ct_fd, stats_fd, mono_ns(), CTGC_BUDGET, &p))
-		return;
-	if (p.expired || p.closed)
+	/* Under connection churn entries expire faster than one budget per
+	 * second collects: keep walking, in budget-sized steps, until the
+	 * walk wraps or the tick has used its share of time. */
+	start = mono_ns();
+	do {
+		if (ctgc_run(ct_fd, stats_fd, mono_ns(), CTGC_BUDGET, &p))
+			return;
+		visited += p.visited;
+		expired += p.expired;
+		closed += p.closed;
+	} while (!p.wrapped && !p.skipped && mono_ns() - start < CTGC_TICK_MAX_NS);
+	if (expired || closed)
 		pr_debug("conntrack GC: visited %llu, deleted %llu expired and %llu closed\n",
-			 (unsigned long long)p.visited, (unsigned long long)p.expired,
-			 (unsigned long long)p.closed);
+			 (unsigned long long)visited, (unsigned long long)expired,
+			 (unsigned long long)closed);
 }
 
 /* No init hook exists for modules: the timer table is a static array in

@@ -8,7 +8,8 @@
 #include <stdint.h>
 
 #define CTGC_INTERVAL_MS 1000
-#define CTGC_BUDGET	 4096 /* entries visited per tick: a few ms of syscalls */
+#define CTGC_BUDGET	 4096 /* entries per ctgc_run() step: a few ms of syscalls */
+#define CTGC_TICK_MAX_NS (25ull * 1000 * 1000) /* wall time one tick may walk */
 /* Passes skipped on an unchanged created counter before the map is looked
  * at anyway (entries written by other tools do not count as created). */
 #define CTGC_EMPTY_RECHECK 60
