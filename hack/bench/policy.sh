@@ -30,6 +30,8 @@ E2E_NAME=bench/policy
 E2E_SLUICED_ARGS="${E2E_SLUICED_ARGS:-} -v -v"
 # shellcheck source=../../tests/e2e/lib.sh
 source "$REPO/tests/e2e/lib.sh"
+# shellcheck source=lib-pktcost.sh
+source "$REPO/hack/bench/lib-pktcost.sh"
 
 CALLS=${POLICY_BENCH_CALLS:-200000}
 ROUNDS=${POLICY_BENCH_ROUNDS:-5}
@@ -37,41 +39,20 @@ NNS=10 PODS=100 POLS=100 # 1000 pods, 1000 policies
 BENCH_BIN=$BUILD/bench
 
 bench_build() {
-	local cflags="-O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fno-strict-aliasing"
-	mkdir -p "$BENCH_BIN"
-	make -s -C "$REPO" BUILD="$BUILD" "$BUILD/skel/bench_empty.skel.h" "$BUILD/libctl.a" \
-		"$BUILD/libsluice.a" "$BUILD/skel/from_pod.skel.h" >/dev/null || return 1
+	build_pktcost || return 1
 	# shellcheck disable=SC2086
-	(cd "$REPO" && cc $cflags -I. -Iinclude -Ilib -I"$BUILD/skel" hack/bench/pktcost.c \
-		-Wl,--whole-archive "$BUILD/libctl.a" -Wl,--no-whole-archive "$BUILD/libsluice.a" \
-		-lbpf -lelf -lz -lmnl -ljansson -lyaml -lpthread -o "$BENCH_BIN/pktcost") || return 1
-	# shellcheck disable=SC2086
-	cc $cflags -I"$REPO/include" "$REPO/hack/bench/policy_watch.c" -lbpf \
+	cc $BENCH_CFLAGS -I"$REPO/include" "$REPO/hack/bench/policy_watch.c" -lbpf \
 		-o "$BENCH_BIN/policy_watch"
 }
 expect_ok "build pktcost and policy_watch" bench_build || e2e_finish
 echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (2 cores shared with other work)"
 
-field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-verdict() { if [ "$1" = 1 ]; then echo PASS; else echo MISS; fi; }
-check() { verdict "$(awk -v a="$2" -v b="$3" "BEGIN { print (a > 0 && b > 0 && ($1)) ? 1 : 0 }")"; }
 
 # ---- 1. per-packet cost ------------------------------------------------------
 
 echo "# policy: per-packet cost (BPF_PROG_TEST_RUN, $CALLS calls per case (30000 for first packets),"
 echo "# every case in its own from_pod instance, all interleaved in 10 rounds)"
-PKT=$("$BENCH_BIN/pktcost" -n "$CALLS" policy 2>&1)
-PKT_RC=$?
-printf '%s\n' "$PKT" | sed 's/^/#   /'
-expect_eq "pktcost policy ran" "$PKT_RC" 0
-declare -A NS_OF=() VS=()
-while read -r line; do
-	c=$(field case "$line")
-	[ -n "$c" ] || continue
-	NS_OF[$c]=$(field best_ns "$line")
-	VS[$c]=$(sed -n 's/.* vs_[a-z0-9_]*=\([0-9.]*\).*/\1/p' <<<"$line")
-done <<<"$PKT"
+run_pktcost policy
 
 if [ "$PKT_RC" = 0 ]; then
 	E=${NS_OF[empty]}

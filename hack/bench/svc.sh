@@ -38,6 +38,8 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 E2E_NAME=bench/svc
 # shellcheck source=../../tests/e2e/lib.sh
 source "$REPO/tests/e2e/lib.sh"
+# shellcheck source=lib-pktcost.sh
+source "$REPO/hack/bench/lib-pktcost.sh"
 
 SECS=${SVC_BENCH_SECS:-2}
 ROUNDS=${SVC_BENCH_ROUNDS:-3}
@@ -55,44 +57,18 @@ PIN=(taskset -c "${SVC_BENCH_CPU:-1}")
 # ---- build -------------------------------------------------------------------
 
 bench_build() {
-	local cflags="-O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fno-strict-aliasing"
-	mkdir -p "$BENCH_BIN"
-	make -s -C "$REPO" BUILD="$BUILD" "$BUILD/skel/bench_empty.skel.h" "$BUILD/libctl.a" \
-		"$BUILD/libsluice.a" "$BUILD/skel/from_pod.skel.h" >/dev/null || return 1
+	build_pktcost || return 1
 	# shellcheck disable=SC2086
-	(cd "$REPO" && cc $cflags -I. -Iinclude -Ilib -I"$BUILD/skel" hack/bench/pktcost.c \
-		-Wl,--whole-archive "$BUILD/libctl.a" -Wl,--no-whole-archive "$BUILD/libsluice.a" \
-		-lbpf -lelf -lz -lmnl -ljansson -lyaml -lpthread -o "$BENCH_BIN/pktcost") || return 1
-	# shellcheck disable=SC2086
-	cc $cflags "$REPO/hack/bench/svc_tcp.c" -o "$BENCH_BIN/svc_tcp"
+	cc $BENCH_CFLAGS "$REPO/hack/bench/svc_tcp.c" -o "$BENCH_BIN/svc_tcp"
 }
 expect_ok "build pktcost and svc_tcp" bench_build || e2e_finish
 
-# field KEY LINE: the value of KEY=VALUE in LINE.
-field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
-# ratio A B: A/B with 2 decimals.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-# verdict OK: PASS/MISS.
-verdict() { if [ "$1" = 1 ]; then echo PASS; else echo MISS; fi; }
-# check EXPR A B: PASS/MISS of the awk condition EXPR over a and b (MISS
-# when a figure is missing or zero).
-check() { verdict "$(awk -v a="$2" -v b="$3" "BEGIN { print (a > 0 && b > 0 && ($1)) ? 1 : 0 }")"; }
 
 # ---- 1. per-packet cost ------------------------------------------------------
 
 echo "# svc: per-packet cost (BPF_PROG_TEST_RUN, $CALLS calls per case (30000 for first packets),"
 echo "# every case in its own from_pod instance, all interleaved in 10 rounds; load average $(cut -d' ' -f1-3 /proc/loadavg))"
-PKT=$("$BENCH_BIN/pktcost" -n "$CALLS" svc 2>&1)
-PKT_RC=$?
-printf '%s\n' "$PKT" | sed 's/^/#   /'
-expect_eq "pktcost svc ran" "$PKT_RC" 0
-declare -A NS_OF=() VS=()
-while read -r line; do
-	c=$(field case "$line")
-	[ -n "$c" ] || continue
-	NS_OF[$c]=$(field best_ns "$line")
-	VS[$c]=$(sed -n 's/.* vs_[a-z0-9_]*=\([0-9.]*\).*/\1/p' <<<"$line")
-done <<<"$PKT"
+run_pktcost svc
 
 if [ "$PKT_RC" = 0 ]; then
 	E=${NS_OF[empty]}
