@@ -27,7 +27,8 @@
 # each traffic test, 7), BENCH_SECS (seconds per traffic run, 3), BENCH_PIN=1
 # (client on CPU 0, server on CPU 1: steadier on an idle machine, worse on a
 # busy one),
-# BENCH_OUT (markdown summary, default $BUILD/bench.md).
+# BENCH_OUT (markdown summary, default $BUILD/bench.md), BENCH_EXTRA=0 (only
+# this script's part, without the other sections).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -181,6 +182,7 @@ r_st_v=$(ratio "${R[sluice_gbps]}" "${R[veth_gbps]}")
 echo "bench: summary written to $OUT"
 
 # ---- other sections ------------------------------------------------------------------------
+[ "${BENCH_EXTRA:-1}" = 0 ] && exit 0
 for b in hack/bench/feed.sh hack/bench/svc.sh hack/bench/policy.sh hack/bench/bench_*.sh; do
 	[ -x "$b" ] || continue
 	echo
