@@ -158,7 +158,7 @@ med() { printf '%s\n' "$@" | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { 
 m_new=$(med "${NEW[@]}") m_old=$(med "${OLD[@]}") m_sync=$(med "${SYNC[@]}")
 echo
 printf '%-62s %10s\n' "recompute after one change (median of $ROUNDS)" "ms"
-printf '%-62s %10s\n' "reply -> new entry in sluice_pol (incl. 20-45 ms debounce)" "$m_new"
+printf '%-62s %10s\n' "reply -> new entry in sluice_pol (incl. the 10-20 ms debounce)" "$m_new"
 printf '%-62s %10s\n' "reply -> old entry gone (change complete)" "$m_old"
 printf '%-62s %10s\n' "sluiced's own compile + write time (policy_sync, log)" "${m_sync:-n/a}"
 echo "target: <= 100 ms from the change to the maps: $m_old ms -> $(check 'a <= 100' "$m_old" 1)"
