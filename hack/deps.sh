@@ -7,6 +7,8 @@ set -euo pipefail
 pkgs=(
 	# build
 	make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libmnl-dev
+	# libFuzzer and the sanitizer runtimes for clang (make fuzz)
+	libclang-rt-14-dev
 	libjansson-dev libyaml-dev pkg-config linux-libc-dev
 	# tests
 	libcriterion-dev iproute2 iputils-ping socat netcat-openbsd python3

@@ -9,7 +9,8 @@
 # Needs root (BPF, network namespaces); never touches the root netns.
 #
 # Environment: BUILD (default build), SAN (1 = also the sanitizer pass,
-# default 1), JOBS (make -j, default 2), plus tests/run.sh's (ONLY, SKIP_E2E, ...).
+# default 1), JOBS (make -j, default 2), FUZZ_SECONDS (libFuzzer run per
+# target, default 15; 0 skips), plus tests/run.sh's (ONLY, SKIP_E2E, ...).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -58,4 +59,4 @@ if [ "$SAN" = 1 ]; then
 fi
 echo "== built in $((SECONDS - start)) s"
 
-BUILD_FAILURES=$failures SAN_BUILD=$san_build tests/run.sh
+BUILD_FAILURES=$failures SAN_BUILD=$san_build FUZZ_SECONDS=${FUZZ_SECONDS:-15} tests/run.sh

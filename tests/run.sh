@@ -23,7 +23,8 @@
 # counts as one failed test), ONLY=REGEX runs only matching tests,
 # SKIP_E2E=1 / SKIP_UNIT=1, TEST_TIMEOUT (seconds per criterion binary,
 # default 300), E2E_TIMEOUT (seconds per e2e script, default 600),
-# CRITERION_JOBS (default 2).
+# CRITERION_JOBS (default 2), FUZZ_SECONDS (run `make fuzz` that long per
+# target; 0, the default, skips it).
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -116,6 +117,20 @@ if [ "${SKIP_UNIT:-0}" != 1 ]; then
 			if [ -x "$b" ]; then run_criterion "$b" "san:$(basename "$b")"
 			else note "-- san:$(basename "$b"): not built"; account "san:$(basename "$b")" 0 1; fi
 		done
+	fi
+fi
+
+# ---- fuzzing ------------------------------------------------------------------
+# FUZZ_SECONDS > 0: `make fuzz` runs each libFuzzer target (the stream
+# splitter, and the whole feed path) that long on its seed corpus; a crash,
+# leak or broken property fails it. Needs clang's libFuzzer runtime.
+if [ "${FUZZ_SECONDS:-0}" -gt 0 ] && want fuzz; then
+	note "-- fuzz"
+	if make -s -C "$repo" BUILD="$BUILD" FUZZ_SECONDS="$FUZZ_SECONDS" fuzz >"$logdir/fuzz.log" 2>&1; then
+		account "fuzz (${FUZZ_SECONDS}s per target)" 1 0
+	else
+		tail -n 40 "$logdir/fuzz.log" | sed 's/^/   /'
+		account "fuzz (${FUZZ_SECONDS}s per target)" 0 1
 	fi
 fi
 
