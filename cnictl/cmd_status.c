@@ -45,6 +45,11 @@ static int status(int argc, char **argv)
 		json_object_foreach(objs, k, v) pr_json_value(k, v);
 		pr_map_end();
 	}
+	/* A failed status is still an error for scripts: the same top-level
+	 * "error" member every command prints in JSON mode, beside what could
+	 * be read from the pins. */
+	if (err && pr_is_json())
+		pr_str("error", err_msg ? err_msg : "status request failed");
 	pr_str("bpffs", cnictl_opts.bpffs);
 	merr = cnictl_print_map_table("maps");
 	if (merr)
