@@ -180,7 +180,9 @@ static void pol_ep_value(const void *k, const void *v)
 	const struct pol_ep_val *e = v;
 
 	(void)k;
-	cnictl_pr_flags("isolated", e->flags, pol_flag_names, 2);
+	cnictl_pr_flags("isolated", e->flags & SL_POL_F_ISOLATED, pol_flag_names, 2);
+	/* directions with port-range entries in sluice_pol */
+	cnictl_pr_flags("ranges", (e->flags >> 2) & SL_POL_F_ISOLATED, pol_flag_names, 2);
 	pr_policy_id("denyEgress", e->deny_id[SL_DIR_EGRESS]);
 	pr_policy_id("denyIngress", e->deny_id[SL_DIR_INGRESS]);
 }
@@ -229,6 +231,25 @@ static void pol_key(const void *k)
 	}
 }
 
+static void pol_exact_key(const void *k)
+{
+	const struct pol_exact_key *key = k;
+
+	pr_u64("endpoint", key->ep_id);
+	pr_str("dir", sl_dir_name(key->dir));
+	pr_peer(key->peer);
+	if (!key->proto) {
+		pr_str("proto", "any");
+		pr_str("ports", "any");
+		return;
+	}
+	pr_str("proto", sl_proto_name(key->proto));
+	if (!key->dport)
+		pr_str("ports", "any");
+	else
+		pr_strf("ports", "%u", ntohs(key->dport));
+}
+
 static void pol_value(const void *k, const void *v)
 {
 	const struct pol_val *val = v;
@@ -237,9 +258,20 @@ static void pol_value(const void *k, const void *v)
 	pr_policy_id("allowedBy", val->policy_id);
 }
 
+CNICTL_DECODER(cnictl_dec_pol_exact) = {
+    .map = SL_MAP_POL_EXACT,
+    .doc = "policy: allowed (endpoint, direction, peer, protocol or any, port or any) -> rule "
+	   "(index/rule)",
+    .key_size = sizeof(struct pol_exact_key),
+    .value_size = sizeof(struct pol_val),
+    .key = pol_exact_key,
+    .value = pol_value,
+};
+
 CNICTL_DECODER(cnictl_dec_pol) = {
     .map = SL_MAP_POL,
-    .doc = "policy: allowed (endpoint, direction, peer, protocol, ports) -> rule (index/rule)",
+    .doc = "policy: allowed (endpoint, direction, peer, protocol, port range) -> rule "
+	   "(index/rule)",
     .key_size = sizeof(struct pol_key),
     .value_size = sizeof(struct pol_val),
     .key = pol_key,
@@ -279,7 +311,7 @@ static void pol_cidr_value(const void *k, const void *v)
 
 CNICTL_DECODER(cnictl_dec_pol_cidr) = {
     .map = SL_MAP_POL_CIDR,
-    .doc = "policy: ipBlock prefixes per endpoint and direction -> CIDR class (peer in sluice_pol)",
+    .doc = "policy: ipBlock prefixes per endpoint and direction -> CIDR class (peer in sluice_pol*)",
     .key_size = sizeof(struct pol_cidr_key),
     .value_size = sizeof(struct pol_cidr_val),
     .key = pol_cidr_key,

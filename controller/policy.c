@@ -971,6 +971,15 @@ int polc_compile_ep(struct polc_world *w, const struct polc_pod *target, uint32_
 			goto fail;
 	}
 	dedup(out);
+	/* The datapath looks the range LPM up only for endpoints that have
+	 * ranges (isolation flags are set by then: entries exist only for
+	 * isolated directions). */
+	for (size_t i = 0; i < out->n_entries; i++) {
+		const struct pol_key *k = &out->entries[i].key;
+
+		if (SL_POL_PREFIX_IS_RANGE(k->prefixlen))
+			out->ep.flags |= SL_POL_F_RANGE(k->dir & 1);
+	}
 	free(items.v);
 	free(cand);
 	return 0;
@@ -1005,6 +1014,34 @@ static bool lpm_match(const void *entry, const void *key, uint32_t plen)
 	return !((a[bytes] ^ b[bytes]) & (uint8_t)(0xff00 >> bits));
 }
 
+bool polc_entry_exact(const struct pol_key *key, struct pol_exact_key *ek)
+{
+	if (SL_POL_PREFIX_IS_RANGE(key->prefixlen))
+		return false;
+	memset(ek, 0, sizeof(*ek));
+	ek->ep_id = key->ep_id;
+	ek->peer = key->peer;
+	ek->dir = key->dir;
+	if (key->prefixlen >= SL_POL_PREFIX_BASE + 8)
+		ek->proto = key->proto;
+	if (key->prefixlen >= SL_POL_PREFIX_FULL)
+		ek->dport = key->dport;
+	return true;
+}
+
+/* The entry sluice_pol_exact would return for ek, or NULL. */
+static const struct polc_entry *pol_exact(const struct polc_ep *e, const struct pol_exact_key *ek)
+{
+	struct pol_exact_key c;
+
+	for (size_t i = 0; i < e->n_entries; i++) {
+		if (polc_entry_exact(&e->entries[i].key, &c) && !memcmp(&c, ek, sizeof(c)))
+			return &e->entries[i];
+	}
+	return NULL;
+}
+
+/* The entry the sluice_pol LPM (ranges only) would return for k, or NULL. */
 static const struct polc_entry *pol_lpm(const struct polc_ep *e, const struct pol_key *k)
 {
 	const struct polc_entry *best = NULL;
@@ -1012,11 +1049,43 @@ static const struct polc_entry *pol_lpm(const struct polc_ep *e, const struct po
 	for (size_t i = 0; i < e->n_entries; i++) {
 		const struct polc_entry *c = &e->entries[i];
 
-		if (lpm_match(&c->key, k, c->key.prefixlen) &&
+		if (SL_POL_PREFIX_IS_RANGE(c->key.prefixlen) &&
+		    lpm_match(&c->key, k, c->key.prefixlen) &&
 		    (!best || c->key.prefixlen > best->key.prefixlen))
 			best = c;
 	}
 	return best;
+}
+
+/* datapath/lib/policy.h policy_ports(): exact port, ranges (if flagged),
+ * any port of proto, any protocol. */
+static const struct polc_entry *pol_ports(const struct polc_ep *e, uint8_t dir, uint32_t peer,
+					  uint8_t proto, uint16_t dport)
+{
+	struct pol_exact_key ek = {
+		.ep_id = e->ep_id, .peer = peer, .dir = dir, .proto = proto, .dport = htons(dport)};
+	struct pol_key k = {.prefixlen = SL_POL_PREFIX_FULL,
+			    .ep_id = e->ep_id,
+			    .peer = peer,
+			    .dir = dir,
+			    .proto = proto,
+			    .dport = htons(dport)};
+	const struct polc_entry *v;
+
+	v = pol_exact(e, &ek);
+	if (v)
+		return v;
+	if (e->ep.flags & SL_POL_F_RANGE(dir & 1)) {
+		v = pol_lpm(e, &k);
+		if (v)
+			return v;
+	}
+	ek.dport = 0;
+	v = pol_exact(e, &ek);
+	if (v)
+		return v;
+	ek.proto = 0;
+	return pol_exact(e, &ek);
 }
 
 static const struct polc_cidr_entry *cidr_lpm(const struct polc_ep *e, const struct pol_cidr_key *k)
@@ -1038,12 +1107,6 @@ int polc_lookup(const struct polc_ep *e, uint8_t dir, uint32_t peer_identity,
 		uint32_t *policy_id, const char **match)
 {
 	int drop = dir == SL_DIR_EGRESS ? SL_DROP_POLICY_EGRESS : SL_DROP_POLICY_INGRESS;
-	struct pol_key k = {.prefixlen = SL_POL_PREFIX_FULL,
-			    .ep_id = e->ep_id,
-			    .peer = peer_identity,
-			    .dir = dir,
-			    .proto = proto,
-			    .dport = htons(dport)};
 	struct pol_cidr_key ck = {.ep_id = e->ep_id, .dir = dir, .family = family};
 	const struct polc_cidr_entry *ce;
 	const struct polc_entry *v;
@@ -1060,7 +1123,7 @@ int polc_lookup(const struct polc_ep *e, uint8_t dir, uint32_t peer_identity,
 		*match = "host";
 		return SL_FORWARDED;
 	}
-	v = pol_lpm(e, &k);
+	v = pol_ports(e, dir, peer_identity, proto, dport);
 	if (v) {
 		*policy_id = v->val.policy_id;
 		*match = "identity";
@@ -1070,8 +1133,7 @@ int polc_lookup(const struct polc_ep *e, uint8_t dir, uint32_t peer_identity,
 	ck.addr = *peer;
 	ce = cidr_lpm(e, &ck);
 	if (ce) {
-		k.peer = ce->val.peer;
-		v = pol_lpm(e, &k);
+		v = pol_ports(e, dir, ce->val.peer, proto, dport);
 		if (v) {
 			*policy_id = v->val.policy_id;
 			*match = "cidr";
@@ -1637,7 +1699,7 @@ static const struct polc_ep *eps_find(const struct polc_ep *eps, size_t n, uint3
 /* ---- writing ------------------------------------------------------------- */
 
 struct map_fds {
-	int ep, pol, cidr;
+	int ep, pol, cidr, exact;
 };
 
 static int map_update(int fd, const void *k, const void *v, const char *map)
@@ -1662,10 +1724,30 @@ static int map_delete(int fd, const void *k, const char *map)
 	return 0;
 }
 
+/* Port entries go to sluice_pol_exact or (ranges) sluice_pol. */
+static int entry_update(const struct map_fds *f, const struct polc_entry *e)
+{
+	struct pol_exact_key ek;
+
+	if (polc_entry_exact(&e->key, &ek))
+		return map_update(f->exact, &ek, &e->val, SL_MAP_POL_EXACT);
+	return map_update(f->pol, &e->key, &e->val, SL_MAP_POL);
+}
+
+static int entry_delete(const struct map_fds *f, const struct polc_entry *e)
+{
+	struct pol_exact_key ek;
+
+	if (polc_entry_exact(&e->key, &ek))
+		return map_delete(f->exact, &ek, SL_MAP_POL_EXACT);
+	return map_delete(f->pol, &e->key, SL_MAP_POL);
+}
+
 /* Write new's entries that old lacks or holds with another value
  * (adds == true), or delete old's entries new lacks (adds == false).
  * Both arrays are sorted by key. */
-static int diff_entries(int fd, const struct polc_ep *old, const struct polc_ep *new, bool adds)
+static int diff_entries(const struct map_fds *f, const struct polc_ep *old,
+			const struct polc_ep *new, bool adds)
 {
 	size_t i = 0, j = 0, no = old ? old->n_entries : 0, nn = new ? new->n_entries : 0;
 	int rc = 0;
@@ -1678,18 +1760,16 @@ static int diff_entries(int fd, const struct polc_ep *old, const struct polc_ep 
 
 		if (c < 0) {
 			if (!adds)
-				rc = map_delete(fd, &old->entries[i].key, SL_MAP_POL);
+				rc = entry_delete(f, &old->entries[i]);
 			i++;
 		} else if (c > 0) {
 			if (adds)
-				rc = map_update(fd, &new->entries[j].key, &new->entries[j].val,
-						SL_MAP_POL);
+				rc = entry_update(f, &new->entries[j]);
 			j++;
 		} else {
 			if (adds && memcmp(&old->entries[i].val, &new->entries[j].val,
 					   sizeof(struct pol_val)))
-				rc = map_update(fd, &new->entries[j].key, &new->entries[j].val,
-						SL_MAP_POL);
+				rc = entry_update(f, &new->entries[j]);
 			i++;
 			j++;
 		}
@@ -1731,14 +1811,16 @@ static int diff_cidrs(int fd, const struct polc_ep *old, const struct polc_ep *n
 
 /* One endpoint, old -> new (either may be NULL). Order keeps the datapath
  * consistent: allowing entries appear before isolation is switched on, and
- * go only after it is switched off or their replacements are in. */
+ * go only after it is switched off or their replacements are in; likewise
+ * the range flag is set only once the range entries are in, and cleared
+ * before they go. */
 static int write_ep(const struct map_fds *f, const struct polc_ep *old, const struct polc_ep *new)
 {
 	uint32_t id = new ? new->ep_id : old->ep_id;
 	bool had = old && old->ep.flags, has = new &&new->ep.flags;
 	int rc;
 
-	rc = diff_entries(f->pol, old, new, true);
+	rc = diff_entries(f, old, new, true);
 	if (!rc)
 		rc = diff_cidrs(f->cidr, old, new, true);
 	if (!rc && has && (!had || memcmp(&old->ep, &new->ep, sizeof(new->ep))))
@@ -1748,16 +1830,31 @@ static int write_ep(const struct map_fds *f, const struct polc_ep *old, const st
 	if (!rc)
 		rc = diff_cidrs(f->cidr, old, new, false);
 	if (!rc)
-		rc = diff_entries(f->pol, old, new, false);
+		rc = diff_entries(f, old, new, false);
 	return rc;
 }
 
+/* sluice_pol holds only the range entries. */
 static bool want_pol(const struct polc_ep *eps, size_t n, const struct pol_key *k)
 {
 	const struct polc_ep *e = eps_find(eps, n, k->ep_id);
 
+	if (!SL_POL_PREFIX_IS_RANGE(k->prefixlen))
+		return false;
 	for (size_t i = 0; e && i < e->n_entries; i++) {
 		if (!memcmp(&e->entries[i].key, k, sizeof(*k)))
+			return true;
+	}
+	return false;
+}
+
+static bool want_exact(const struct polc_ep *eps, size_t n, const struct pol_exact_key *k)
+{
+	const struct polc_ep *e = eps_find(eps, n, k->ep_id);
+	struct pol_exact_key ek;
+
+	for (size_t i = 0; e && i < e->n_entries; i++) {
+		if (polc_entry_exact(&e->entries[i].key, &ek) && !memcmp(&ek, k, sizeof(*k)))
 			return true;
 	}
 	return false;
@@ -1821,6 +1918,10 @@ static bool want_pol_v(const struct polc_ep *e, size_t n, const void *k)
 {
 	return want_pol(e, n, k);
 }
+static bool want_exact_v(const struct polc_ep *e, size_t n, const void *k)
+{
+	return want_exact(e, n, k);
+}
 static bool want_cidr_v(const struct polc_ep *e, size_t n, const void *k)
 {
 	return want_cidr(e, n, k);
@@ -1837,8 +1938,9 @@ static int open_maps(struct map_fds *f)
 	f->ep = ctl_map_fd(SL_MAP_POL_EP);
 	f->pol = ctl_map_fd(SL_MAP_POL);
 	f->cidr = ctl_map_fd(SL_MAP_POL_CIDR);
-	if (f->ep < 0 || f->pol < 0 || f->cidr < 0) {
-		int rc = f->ep < 0 ? f->ep : f->pol < 0 ? f->pol : f->cidr;
+	f->exact = ctl_map_fd(SL_MAP_POL_EXACT);
+	if (f->ep < 0 || f->pol < 0 || f->cidr < 0 || f->exact < 0) {
+		int rc = f->ep < 0 ? f->ep : f->pol < 0 ? f->pol : f->cidr < 0 ? f->cidr : f->exact;
 
 		if (!warned)
 			pr_warn("policy: policy maps are not available (%s): policies not enforced "
@@ -1947,6 +2049,9 @@ static int sync_changes(enum sync_mode mode)
 		if (!rc)
 			rc = sweep(f.pol, sizeof(struct pol_key), SL_MAP_POL, c.eps, c.n,
 				   want_pol_v);
+		if (!rc)
+			rc = sweep(f.exact, sizeof(struct pol_exact_key), SL_MAP_POL_EXACT, c.eps,
+				   c.n, want_exact_v);
 	}
 	eps_free(written, n_written);
 	free(c.reused);

@@ -7,7 +7,7 @@
  * hold for that endpoint (include/sluice/policy.h). Unit tests drive it
  * without maps; the writer diffs its output against what it wrote before;
  * policy.trace evaluates the same entries with the datapath's lookup
- * algorithm (LPM emulated bit by bit).
+ * algorithm (the hash lookups and the range LPM emulated on the entries).
  */
 #ifndef SLUICE_CTL_POLICY_H
 #define SLUICE_CTL_POLICY_H
@@ -113,7 +113,9 @@ struct polc_cidr_entry {
 };
 struct polc_ep {
 	uint32_t ep_id;
-	struct pol_ep_val ep; /* flags == 0: nothing isolates it (no map entry) */
+	/* flags == 0: nothing isolates it (no map entry); SL_POL_F_RANGE(dir)
+	 * when entries hold port ranges of dir */
+	struct pol_ep_val ep;
 	size_t n_entries, cap_entries;
 	struct polc_entry *entries;
 	size_t n_cidrs, cap_cidrs;
@@ -138,6 +140,10 @@ void polc_world_free(struct polc_world *w);
 int polc_compile_ep(struct polc_world *w, const struct polc_pod *target, uint32_t ep_id,
 		    struct polc_ep *out);
 void polc_ep_free(struct polc_ep *e);
+
+/* Which map an entry goes to: false -> sluice_pol with key as is (a port
+ * range); true -> sluice_pol_exact with *ek (the other prefix lengths). */
+bool polc_entry_exact(const struct pol_key *key, struct pol_exact_key *ek);
 
 /* The datapath's lookup (datapath/lib/policy.h) on compiled entries.
  * Returns SL_FORWARDED or SL_DROP_POLICY_{EGRESS,INGRESS}; *policy_id as

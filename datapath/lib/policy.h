@@ -4,8 +4,9 @@
  * connection (conntrack lets replies and later packets through), after
  * Service translation, so p->daddr/dport are the backend's.
  *
- * Cost: at most four map lookups, whatever the number of policies, rules or
- * pods (layout and rationale in include/sluice/policy.h).
+ * Cost: a bounded number of map lookups, almost all of them hash lookups,
+ * whatever the number of policies, rules or pods (layout and rationale in
+ * include/sluice/policy.h).
  */
 #ifndef SLUICE_DP_POLICY_H
 #define SLUICE_DP_POLICY_H
@@ -26,7 +27,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_pol_ep SEC(".maps");
 
-/* (ep, dir, peer, proto, port prefix) -> allowing rule. Written by sluiced. */
+/* (ep, dir, peer, proto, port), (.., proto, 0) and (.., 0, 0) -> allowing
+ * rule. Written by sluiced. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_POL_EXACT_MAX);
+	__type(key, struct pol_exact_key);
+	__type(value, struct pol_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_pol_exact SEC(".maps");
+
+/* (ep, dir, peer, proto, port range prefix) -> allowing rule. Written by
+ * sluiced. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, SL_POL_MAX);
@@ -46,6 +59,43 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_pol_cidr SEC(".maps");
 
+/* The rule allowing (proto, dport) from/to peer, longest prefix first:
+ * the exact port, a range (only when the endpoint has ranges in dir), any
+ * port of proto, any protocol. NULL when none does. */
+static __always_inline struct pol_val *policy_ports(const struct pkt *p, __u32 ep_id, __u8 dir,
+						    __u32 peer, int ranges)
+{
+	struct pol_exact_key ek = {};
+	struct pol_key k = {};
+	struct pol_val *v;
+
+	ek.ep_id = ep_id;
+	ek.peer = peer;
+	ek.dir = dir;
+	ek.proto = p->proto;
+	ek.dport = p->dport;
+	v = bpf_map_lookup_elem(&sluice_pol_exact, &ek);
+	if (v)
+		return v;
+	if (ranges) {
+		k.prefixlen = SL_POL_PREFIX_FULL;
+		k.ep_id = ep_id;
+		k.peer = peer;
+		k.dir = dir;
+		k.proto = p->proto;
+		k.dport = p->dport;
+		v = bpf_map_lookup_elem(&sluice_pol, &k);
+		if (v)
+			return v;
+	}
+	ek.dport = 0;
+	v = bpf_map_lookup_elem(&sluice_pol_exact, &ek);
+	if (v)
+		return v;
+	ek.proto = 0;
+	return bpf_map_lookup_elem(&sluice_pol_exact, &ek);
+}
+
 /* Judge a new connection for endpoint ep_id in direction dir against a peer
  * (its identity and address). Returns SL_FORWARDED, or drop_reason when the
  * direction is isolated and no rule allows; *policy_id is the allowing rule,
@@ -57,8 +107,8 @@ static __always_inline int policy_lookup(const struct pkt *p, __u32 ep_id, __u8 
 	struct pol_cidr_key ck = {};
 	struct pol_cidr_val *cv;
 	struct pol_ep_val *ev;
-	struct pol_key k = {};
 	struct pol_val *v;
+	int ranges;
 
 	*policy_id = 0;
 	ev = bpf_map_lookup_elem(&sluice_pol_ep, &ep_id);
@@ -68,14 +118,9 @@ static __always_inline int policy_lookup(const struct pkt *p, __u32 ep_id, __u8 
 	 * probes); Sluice allows it regardless of ingress policy. */
 	if (dir == SL_DIR_INGRESS && peer_identity == SL_ID_HOST)
 		return SL_FORWARDED;
+	ranges = !!(ev->flags & SL_POL_F_RANGE(dir));
 
-	k.prefixlen = SL_POL_PREFIX_FULL;
-	k.ep_id = ep_id;
-	k.peer = peer_identity;
-	k.dir = dir;
-	k.proto = p->proto;
-	k.dport = p->dport;
-	v = bpf_map_lookup_elem(&sluice_pol, &k);
+	v = policy_ports(p, ep_id, dir, peer_identity, ranges);
 	if (v) {
 		*policy_id = v->policy_id;
 		return SL_FORWARDED;
@@ -89,9 +134,7 @@ static __always_inline int policy_lookup(const struct pkt *p, __u32 ep_id, __u8 
 	__builtin_memcpy(&ck.addr, peer_addr, sizeof(ck.addr));
 	cv = bpf_map_lookup_elem(&sluice_pol_cidr, &ck);
 	if (cv) {
-		k.prefixlen = SL_POL_PREFIX_FULL;
-		k.peer = cv->peer;
-		v = bpf_map_lookup_elem(&sluice_pol, &k);
+		v = policy_ports(p, ep_id, dir, cv->peer, ranges);
 		if (v) {
 			*policy_id = v->policy_id;
 			return SL_FORWARDED;

@@ -104,7 +104,7 @@ fi
 
 targets=()
 for m in $(jq -r '.maps | keys[]' "$EXP"); do targets+=("$m=$(jq -r ".maps[\"$m\"]" "$EXP")"); done
-targets+=(sluice_pol=? sluice_pol_cidr=?)
+targets+=(sluice_pol=? sluice_pol_exact=? sluice_pol_cidr=?)
 "$BUILD/bench/feed_poll" --bpffs "$BPF" --interval-ms 5 --timeout-ms 300000 --stable-ms 1500 \
 	--stop-file "$W/stop" "${targets[@]}" >"$W/poll.json" 2>"$W/poll.err" &
 POLL=$!

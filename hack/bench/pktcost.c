@@ -551,21 +551,33 @@ static json_t *policy_obj(unsigned int i)
 	return validated(&kind_networkpolicy, o);
 }
 
-static void write_compiled(const struct polc_ep *e, size_t *n_pol, size_t *n_cidr)
+static void write_compiled(const struct polc_ep *e, size_t *n_pol, size_t *n_exact, size_t *n_cidr)
 {
 	int fd_pol = bpf_map__fd(fp->maps.sluice_pol), fd_cidr = bpf_map__fd(fp->maps.sluice_pol_cidr);
+	int fd_exact = bpf_map__fd(fp->maps.sluice_pol_exact);
 	int fd_ep = bpf_map__fd(fp->maps.sluice_pol_ep);
 
-	/* policy_sync's order: allowing entries before isolation. */
-	for (size_t i = 0; i < e->n_entries; i++)
-		if (bpf_map_update_elem(fd_pol, &e->entries[i].key, &e->entries[i].val, BPF_ANY))
-			die("sluice_pol update: %s", strerror(errno));
+	/* policy_sync's order: allowing entries before isolation; ports and
+	 * "any" entries in the hash, ranges in the LPM (polc_entry_exact). */
+	for (size_t i = 0; i < e->n_entries; i++) {
+		struct pol_exact_key ek;
+
+		if (polc_entry_exact(&e->entries[i].key, &ek)) {
+			if (bpf_map_update_elem(fd_exact, &ek, &e->entries[i].val, BPF_ANY))
+				die("sluice_pol_exact update: %s", strerror(errno));
+			(*n_exact)++;
+		} else {
+			if (bpf_map_update_elem(fd_pol, &e->entries[i].key, &e->entries[i].val,
+						BPF_ANY))
+				die("sluice_pol update: %s", strerror(errno));
+			(*n_pol)++;
+		}
+	}
 	for (size_t i = 0; i < e->n_cidrs; i++)
 		if (bpf_map_update_elem(fd_cidr, &e->cidrs[i].key, &e->cidrs[i].val, BPF_ANY))
 			die("sluice_pol_cidr update: %s", strerror(errno));
 	if (e->ep.flags && bpf_map_update_elem(fd_ep, &e->ep_id, &e->ep, BPF_ANY))
 		die("sluice_pol_ep update: %s", strerror(errno));
-	*n_pol += e->n_entries;
 	*n_cidr += e->n_cidrs;
 }
 
@@ -585,7 +597,7 @@ static void policies_install(unsigned int n)
 	};
 	struct polc_world w = { .ids = ids, .n_ids = 2, .pods = pods, .n_pods = 2 };
 	struct polc_ep ea = { 0 }, eb = { 0 };
-	size_t n_pol = 0, n_cidr = 0;
+	size_t n_pol = 0, n_exact = 0, n_cidr = 0;
 	struct timespec t0, t1;
 	char err[512];
 
@@ -597,6 +609,7 @@ static void policies_install(unsigned int n)
 		die("out of memory");
 	map_clear(fp->maps.sluice_pol_ep);
 	map_clear(fp->maps.sluice_pol);
+	map_clear(fp->maps.sluice_pol_exact);
 	map_clear(fp->maps.sluice_pol_cidr);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned int i = 0; i < n; i++) {
@@ -608,12 +621,12 @@ static void policies_install(unsigned int n)
 	if (polc_world_index(&w) || polc_compile_ep(&w, &pods[0], A_EP, &ea) ||
 	    polc_compile_ep(&w, &pods[1], B_EP, &eb))
 		die("policy compile failed");
-	write_compiled(&ea, &n_pol, &n_cidr);
-	write_compiled(&eb, &n_pol, &n_cidr);
+	write_compiled(&ea, &n_pol, &n_exact, &n_cidr);
+	write_compiled(&eb, &n_pol, &n_exact, &n_cidr);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	printf("# policies=%u sluice_pol=%zu sluice_pol_cidr=%zu (compiled by controller/policy.c "
-	       "and written in %.2f s)\n",
-	       n, n_pol, n_cidr, (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	printf("# policies=%u sluice_pol_exact=%zu sluice_pol=%zu sluice_pol_cidr=%zu (compiled by "
+	       "controller/policy.c and written in %.2f s)\n",
+	       n, n_exact, n_pol, n_cidr, (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	polc_ep_free(&ea);
 	polc_ep_free(&eb);
 	polc_world_free(&w);

@@ -8,7 +8,7 @@
  *       (exit 0 when the entry for PORT is there, 1 when not)
  *
  * Sends the JSON value on stdin to sluiced's SOCKET, waits for the reply
- * line (must be {"ok":true}), then polls the pinned sluice_pol map PIN for
+ * line (must be {"ok":true}), then polls the pinned sluice_pol_exact map PIN for
  * the ingress entry (EP_ID, PEER, TCP, NEW_PORT) to appear and the one for
  * OLD_PORT to go, every 100 us, for at most TIMEOUT_S seconds. Prints
  * "reply_ms=.. new_ms=.. old_gone_ms=.." (times after the reply; reply_ms
@@ -38,12 +38,11 @@ static double now_ms(void)
 
 static int has(int fd, unsigned int ep, unsigned int peer, unsigned int port)
 {
-	struct pol_key k = { .prefixlen = SL_POL_PREFIX_FULL, .ep_id = ep, .peer = peer,
-			     .dir = SL_DIR_INGRESS, .proto = IPPROTO_TCP, .dport = htons(port) };
+	struct pol_exact_key k = { .ep_id = ep, .peer = peer, .dir = SL_DIR_INGRESS,
+				   .proto = IPPROTO_TCP, .dport = htons(port) };
 	struct pol_val v;
 
-	/* LPM: an exact-length lookup may also hit a shorter prefix (any port):
-	 * the benchmark's policies have none for this peer. */
+	/* single ports live in the hash sluice_pol_exact */
 	return !bpf_map_lookup_elem(fd, &k, &v);
 }
 

@@ -6,14 +6,22 @@
  * (peer, protocol, port) the union of its policies allows. A peer is either
  * a security identity (podSelector/namespaceSelector peers) or a CIDR class
  * (ipBlock peers and "any peer" rules, which are 0.0.0.0/0 and ::/0). The
- * datapath does at most four lookups per new connection, whatever the number
- * of policies or pods:
+ * datapath's cost per new connection does not depend on the number of
+ * policies or pods:
  *   1. sluice_pol_ep[ep_id]: is the direction isolated at all?
- *   2. sluice_pol (LPM) with the peer's identity, protocol and port;
+ *   2. the peer's identity: sluice_pol_exact (hash) with (proto, port), then
+ *      sluice_pol (LPM, port ranges only) when the endpoint has ranges in
+ *      that direction, then sluice_pol_exact with (proto, 0) ("any port of
+ *      proto"), then (0, 0) ("any protocol");
  *   3. sluice_pol_cidr (LPM) with the peer's address -> CIDR class;
- *   4. sluice_pol (LPM) with that class instead of the identity.
- * Port ranges are prefixes of the port (LPM), "any port" and "any protocol"
- * are shorter prefixes.
+ *   4. step 2 with that class instead of the identity.
+ * Conceptually all of it is one LPM over (ep, peer, dir, proto, port prefix)
+ * (struct pol_key; the compiler and policy.trace work on that form): the
+ * three prefix lengths that are not ranges (full port, proto only, nothing)
+ * live in the hash, and the lookup order above is longest prefix first, so
+ * the result is the same while the hash lookups cost the same for 1 or
+ * 10,000 policies. Only endPort ranges (prefixes strictly between proto
+ * only and full port) stay in the LPM trie.
  */
 #ifndef SLUICE_POLICY_H
 #define SLUICE_POLICY_H
@@ -23,10 +31,12 @@
 #define SL_MAP_POL_EP	"sluice_pol_ep"
 #define SL_MAP_POL	"sluice_pol"
 #define SL_MAP_POL_CIDR "sluice_pol_cidr"
+#define SL_MAP_POL_EXACT "sluice_pol_exact"
 
 #define SL_POL_EP_MAX	65536
 #define SL_POL_MAX	262144
 #define SL_POL_CIDR_MAX 65536
+#define SL_POL_EXACT_MAX 262144
 
 /*
  * policy_id: which policy and rule decided. (policy index << 12) | rule,
@@ -47,6 +57,12 @@
  * (bit = 1 << enum sl_dir). */
 #define SL_POL_F_EGRESS	 (1u << 0) /* 1 << SL_DIR_EGRESS */
 #define SL_POL_F_INGRESS (1u << 1) /* 1 << SL_DIR_INGRESS */
+/* ... and sluice_pol holds port-range entries of that direction for the
+ * endpoint (bit = 4 << enum sl_dir); without it the LPM is not looked up. */
+#define SL_POL_F_RANGE_EGRESS  (1u << 2) /* 4 << SL_DIR_EGRESS */
+#define SL_POL_F_RANGE_INGRESS (1u << 3) /* 4 << SL_DIR_INGRESS */
+#define SL_POL_F_RANGE(dir)    (4u << (dir))
+#define SL_POL_F_ISOLATED      (SL_POL_F_EGRESS | SL_POL_F_INGRESS)
 
 /* sluice_pol_ep: hash, key = ep_id (__u32, host order). Written by sluiced;
  * no entry = no policy selects the endpoint (open both ways). */
@@ -65,7 +81,9 @@ SL_STATIC_ASSERT(sizeof(struct pol_ep_val) == 16, "pol_ep_val size");
  * other block covers; never has port entries, so it denies. */
 #define SL_POL_CLASS_NONE SL_POL_PEER_CIDR
 
-/* sluice_pol key (LPM trie, BPF_F_NO_PREALLOC). ep_id, peer and dir are
+/* sluice_pol key (LPM trie, BPF_F_NO_PREALLOC), the general form of a port
+ * entry; the map itself holds only the range prefixes
+ * (SL_POL_PREFIX_BASE + 8 < prefixlen < SL_POL_PREFIX_FULL). ep_id, peer and dir are
  * always matched in full; then proto (8 bits) and dport (16 bits) may be
  * cut short: prefixlen = SL_POL_PREFIX_BASE -> any protocol (and port),
  * +8 -> any port of proto, +8+k -> the first k bits of dport. */
@@ -80,8 +98,24 @@ struct pol_key {
 #define SL_POL_PREFIX_BASE 72 /* ep_id + peer + dir */
 #define SL_POL_PREFIX_FULL (SL_POL_PREFIX_BASE + 8 + 16)
 SL_STATIC_ASSERT(sizeof(struct pol_key) == 16, "pol_key size");
+/* A pol_key prefix length that lives in sluice_pol (a port range). */
+#define SL_POL_PREFIX_IS_RANGE(plen) \
+	((plen) > SL_POL_PREFIX_BASE + 8 && (plen) < SL_POL_PREFIX_FULL)
 
-/* sluice_pol value. Written by sluiced. */
+/* sluice_pol_exact key (hash): the pol_key entries that are not ranges.
+ * (proto, dport) = (p, port): that port; (p, 0): every port of p;
+ * (0, 0): every protocol and port. Port 0 is never a NetworkPolicy port,
+ * so the forms cannot collide. */
+struct pol_exact_key {
+	__u32 ep_id;  /* host order */
+	__u32 peer;   /* identity, or SL_POL_PEER_CIDR | class (host order) */
+	__u8 dir;     /* enum sl_dir */
+	__u8 proto;   /* IPPROTO_*, or 0 */
+	__be16 dport; /* network order, or 0 */
+};
+SL_STATIC_ASSERT(sizeof(struct pol_exact_key) == 12, "pol_exact_key size");
+
+/* sluice_pol and sluice_pol_exact value. Written by sluiced. */
 struct pol_val {
 	__u32 policy_id; /* the rule that allows (lowest id when several do) */
 	__u32 flags;	 /* reserved (audit mode) */

@@ -307,8 +307,9 @@ Test(dp_route, policy_stateful)
 {
 	struct pol_ep_val pe = { .flags = SL_POL_F_EGRESS | SL_POL_F_INGRESS,
 				 .deny_id = { SL_POL_ID(5, 0), SL_POL_ID(6, 0) } };
-	struct pol_key pk = { .prefixlen = SL_POL_PREFIX_FULL, .ep_id = A_IF, .peer = SL_ID_UNKNOWN,
-			      .dir = SL_DIR_EGRESS, .proto = IPPROTO_TCP, .dport = htons(443) };
+	/* a single port: sluice_pol_exact (sluice_pol holds only ranges) */
+	struct pol_exact_key pk = { .ep_id = A_IF, .peer = SL_ID_UNKNOWN, .dir = SL_DIR_EGRESS,
+				    .proto = IPPROTO_TCP, .dport = htons(443) };
 	struct pol_val pv = { .policy_id = SL_POL_ID(5, 1) };
 	struct tp_spec node_syn = { .smac = { 0x02, 0xee, 0, 0, 0, 0x0a }, .dmac = { 0x02, 0xaa, 0, 0, 0, 0x0a },
 				    .saddr = "10.0.0.1", .daddr = A_IP, .proto = IPPROTO_TCP,
@@ -328,7 +329,7 @@ Test(dp_route, policy_stateful)
 	int ret, i, saw_verdict = 0;
 
 	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(fp->maps.sluice_pol_ep), &ep, &pe, 0), 0);
-	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(fp->maps.sluice_pol), &pk, &pv, 0), 0,
+	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(fp->maps.sluice_pol_exact), &pk, &pv, 0), 0,
 		     "pol: %s", strerror(errno));
 
 	len = tp_build(in, &node_syn);
@@ -361,7 +362,7 @@ Test(dp_route, policy_stateful)
 	cr_expect_eq(ret, TC_ACT_OK, "reply into the ingress-isolated pod: verdict %d", ret);
 	/* Later packets of the allowed connection are not judged again, even
 	 * once the rule is gone. */
-	cr_assert_eq(bpf_map_delete_elem(bpf_map__fd(fp->maps.sluice_pol), &pk), 0);
+	cr_assert_eq(bpf_map_delete_elem(bpf_map__fd(fp->maps.sluice_pol_exact), &pk), 0);
 	a_syn.tcp_flags = 0x10;
 	len = tp_build(in, &a_syn);
 	ret = tp_run(fp->progs.from_pod, in, len, out, &out_len);

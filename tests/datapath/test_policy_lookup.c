@@ -57,18 +57,33 @@ static void ep_set(__u32 ep_id, __u32 flags, __u32 deny_egress, __u32 deny_ingre
 }
 
 /* An allow entry: proto 0 = any protocol; plen_port = number of dport bits
- * matched (0 = any port of proto, 16 = exactly port). */
+ * matched (0 = any port of proto, 16 = exactly port). Like sluiced, ranges
+ * (0 < plen_port < 16) go to the sluice_pol LPM, the rest to the
+ * sluice_pol_exact hash with 0 for "any". */
 static void pol_add(__u32 ep_id, __u8 dir, __u32 peer, __u8 proto, __u16 port, int plen_port,
 		    __u32 policy_id)
 {
-	struct pol_key k = {
-		.prefixlen = SL_POL_PREFIX_BASE + (proto ? 8 + plen_port : 0),
-		.ep_id = ep_id, .peer = peer, .dir = dir, .proto = proto, .dport = htons(port),
-	};
 	struct pol_val v = { .policy_id = policy_id };
 
-	cr_assert(bpf_map_update_elem(bpf_map__fd(skel->maps.sluice_pol), &k, &v, 0) == 0,
-		  "pol_add: %s", strerror(errno));
+	if (proto && plen_port > 0 && plen_port < 16) {
+		struct pol_key k = {
+			.prefixlen = SL_POL_PREFIX_BASE + 8 + plen_port,
+			.ep_id = ep_id, .peer = peer, .dir = dir, .proto = proto,
+			.dport = htons(port),
+		};
+
+		cr_assert(bpf_map_update_elem(bpf_map__fd(skel->maps.sluice_pol), &k, &v, 0) == 0,
+			  "pol_add (range): %s", strerror(errno));
+	} else {
+		struct pol_exact_key k = {
+			.ep_id = ep_id, .peer = peer, .dir = dir, .proto = proto,
+			.dport = proto && plen_port ? htons(port) : 0,
+		};
+
+		cr_assert(bpf_map_update_elem(bpf_map__fd(skel->maps.sluice_pol_exact), &k, &v,
+					      0) == 0,
+			  "pol_add (exact): %s", strerror(errno));
+	}
 }
 
 static void cidr_add(__u32 ep_id, __u8 dir, const char *cidr, __u32 class)
@@ -152,7 +167,7 @@ TestSuite(policy_lookup, .init = setup, .fini = teardown);
  */
 Test(policy_lookup, identity_ports_wildcards)
 {
-	ep_set(7, SL_POL_F_INGRESS, 0, P(3, 0));
+	ep_set(7, SL_POL_F_INGRESS | SL_POL_F_RANGE_INGRESS, 0, P(3, 0));
 	pol_add(7, IN, 300, TCP, 80, 16, P(3, 1));
 	pol_add(7, IN, 301, 0, 0, 0, P(3, 2));
 	pol_add(7, IN, 302, TCP, 8000, 14, P(3, 3));
@@ -175,6 +190,40 @@ Test(policy_lookup, identity_ports_wildcards)
 		{ "egress not isolated", 7, EG, 399, "8.8.8.8", UDP, 53, OK, 0 },
 		{ "unknown endpoint open", 8, IN, 399, "10.244.0.5", TCP, 80, OK, 0 },
 		{ "other endpoint's entries do not leak", 8, IN, 300, "10.244.0.5", TCP, 80, OK, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		run_case(&cases[i]);
+}
+
+/* Overlapping forms for one peer: the longest prefix decides, whichever map
+ * holds it. Endpoint 21 (ingress, policy 4), identity 700:
+ *   rule 1: TCP 80 (exact)         rule 2: TCP 80-83 (range 80/14)
+ *   rule 3: TCP any port           rule 4: any protocol
+ * and through the CIDR class (0.0.0.0/0 -> class 1): UDP 5000-5001 (rule 5),
+ * UDP any port (rule 6). Endpoint 22 has the same range entries but not the
+ * range flag: sluiced never writes that, and the datapath then skips the
+ * LPM (the flag is what keeps endpoints without ranges off the trie). */
+Test(policy_lookup, port_forms_longest_prefix)
+{
+	ep_set(21, SL_POL_F_INGRESS | SL_POL_F_RANGE_INGRESS, 0, P(4, 0));
+	pol_add(21, IN, 700, TCP, 80, 16, P(4, 1));
+	pol_add(21, IN, 700, TCP, 80, 14, P(4, 2));
+	pol_add(21, IN, 700, TCP, 0, 0, P(4, 3));
+	pol_add(21, IN, 700, 0, 0, 0, P(4, 4));
+	cidr_add(21, IN, "0.0.0.0/0", 1);
+	pol_add(21, IN, SL_POL_PEER_CIDR | 1, UDP, 5000, 15, P(4, 5));
+	pol_add(21, IN, SL_POL_PEER_CIDR | 1, UDP, 0, 0, P(4, 6));
+	ep_set(22, SL_POL_F_INGRESS, 0, P(5, 0));
+	pol_add(22, IN, 700, TCP, 80, 14, P(5, 2));
+	static const struct lookup_case cases[] = {
+		{ "exact beats range", 21, IN, 700, "10.244.0.5", TCP, 80, OK, P(4, 1) },
+		{ "range beats any port", 21, IN, 700, "10.244.0.5", TCP, 83, OK, P(4, 2) },
+		{ "any port beats any proto", 21, IN, 700, "10.244.0.5", TCP, 84, OK, P(4, 3) },
+		{ "any proto", 21, IN, 700, "10.244.0.5", UDP, 5000, OK, P(4, 4) },
+		{ "class: range", 21, IN, 701, "10.244.0.6", UDP, 5001, OK, P(4, 5) },
+		{ "class: any port", 21, IN, 701, "10.244.0.6", UDP, 5002, OK, P(4, 6) },
+		{ "class: other proto", 21, IN, 701, "10.244.0.6", TCP, 5000, DI, P(4, 0) },
+		{ "no range flag: LPM skipped", 22, IN, 700, "10.244.0.5", TCP, 81, DI, P(5, 0) },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		run_case(&cases[i]);
@@ -236,7 +285,7 @@ Test(policy_lookup, named_port_resolved_and_sctp)
 }
 
 /* Flat cost: 10,000 other endpoints with entries do not change verdicts,
- * and the lookup stays the same four map operations. */
+ * and the lookup stays the same bounded set of map operations. */
 Test(policy_lookup, many_endpoints)
 {
 	for (__u32 ep = 1000; ep < 11000; ep++) {

@@ -249,6 +249,13 @@ static const struct matrix_case cases[] = {
 	    { TCP, 81, ".XX......  X.X......  XX.......  .........  .........  .........  XXX......  XXX......  XXX......" },
 	    { TCP, 82, ".XX......  X.X......  XX.......  XXX......  XXX......  XXX......  XXX......  XXX......  XXX......" },
 	    { UDP, 80, ".XX......  X.X......  XX.......  XXX......  XXX......  XXX......  XXX......  XXX......  XXX......" } } },
+	{ "overlapping port forms: single port, range, any port, any protocol (via ipBlock)",
+	  { NP("x", "p1", "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"namespaceSelector\":{}}],\"ports\":[{\"port\":80,\"endPort\":81}]}]}"),
+	    NP("x", "p2", "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"namespaceSelector\":{}}],\"ports\":[{\"port\":80}]}]}"),
+	    NP("x", "p3", "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"namespaceSelector\":{}}],\"ports\":[{\"protocol\":\"TCP\"}]}]}"),
+	    NP("x", "p4", "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"10.244.0.0/16\"}}]}]}") },
+	  NULL, NULL,
+	  { { TCP, 80, ALL_OPEN }, { TCP, 81, ALL_OPEN }, { TCP, 82, ALL_OPEN }, { UDP, 80, ALL_OPEN } } },
 	{ "named port serve-81-udp (ingress, resolved on the server)",
 	  { NP("x", "p", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},\"ingress\":[{\"ports\":[{\"port\":\"serve-81-udp\",\"protocol\":\"UDP\"}]}]}") },
 	  NULL, NULL,
@@ -351,12 +358,13 @@ Test(policy_compiler, port_range_prefixes)
 		const char *ports;
 		size_t want; /* LPM entries for one peer */
 		uint16_t in[3], out[3];
+		size_t ranges; /* of them, range prefixes (sluice_pol, not _exact) */
 	} rc[] = {
-		{ "[{\"port\":80,\"endPort\":81}]", 1, { 80, 81, 80 }, { 79, 82, 0 } },
-		{ "[{\"port\":1,\"endPort\":65535}]", 16, { 1, 65535, 32768 }, { 0, 0, 0 } },
-		{ "[{\"port\":1000,\"endPort\":1999}]", 7, { 1000, 1999, 1500 }, { 999, 2000, 0 } },
-		{ "[{\"port\":443}]", 1, { 443, 443, 443 }, { 442, 444, 0 } },
-		{ "[{\"port\":8000,\"endPort\":8000}]", 1, { 8000, 8000, 8000 }, { 7999, 8001, 0 } },
+		{ "[{\"port\":80,\"endPort\":81}]", 1, { 80, 81, 80 }, { 79, 82, 0 }, 1 },
+		{ "[{\"port\":1,\"endPort\":65535}]", 16, { 1, 65535, 32768 }, { 0, 0, 0 }, 15 },
+		{ "[{\"port\":1000,\"endPort\":1999}]", 7, { 1000, 1999, 1500 }, { 999, 2000, 0 }, 7 },
+		{ "[{\"port\":443}]", 1, { 443, 443, 443 }, { 442, 444, 0 }, 0 },
+		{ "[{\"port\":8000,\"endPort\":8000}]", 1, { 8000, 8000, 8000 }, { 7999, 8001, 0 }, 0 },
 	};
 	for (size_t c = 0; c < sizeof(rc) / sizeof(rc[0]); c++) {
 		char pol[512];
@@ -369,6 +377,21 @@ Test(policy_compiler, port_range_prefixes)
 		cr_expect(count_entries(&t.eps[0], SL_DIR_INGRESS, 257, IPPROTO_TCP) == rc[c].want,
 			  "%s: %zu entries, expected %zu", rc[c].ports,
 			  count_entries(&t.eps[0], SL_DIR_INGRESS, 257, IPPROTO_TCP), rc[c].want);
+		{
+			size_t nr = 0;
+			uint32_t want_flags = SL_POL_F_INGRESS |
+					      (rc[c].ranges ? SL_POL_F_RANGE_INGRESS : 0);
+
+			for (size_t i = 0; i < t.eps[0].n_entries; i++) {
+				struct pol_exact_key ek;
+
+				nr += !polc_entry_exact(&t.eps[0].entries[i].key, &ek);
+			}
+			cr_expect(nr == rc[c].ranges, "%s: %zu range entries, expected %zu",
+				  rc[c].ports, nr, rc[c].ranges);
+			cr_expect(t.eps[0].ep.flags == want_flags, "%s: flags %#x, expected %#x",
+				  rc[c].ports, t.eps[0].ep.flags, want_flags);
+		}
 		for (int k = 0; k < 3; k++) {
 			uint32_t e, in;
 
@@ -382,6 +405,51 @@ Test(policy_compiler, port_range_prefixes)
 		}
 		world_fini(&t);
 	}
+}
+
+/* Exact port, range, any port of the protocol and any protocol overlap:
+ * the longest prefix decides (the datapath's lookup order), through the
+ * identity and then the CIDR class. */
+Test(policy_compiler, port_forms_precedence)
+{
+	const char *pols[] = {
+		NP("x", "p1", "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"namespaceSelector\":{}}],\"ports\":[{\"port\":80,\"endPort\":81}]}]}"),
+		NP("x", "p2", "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"namespaceSelector\":{}}],\"ports\":[{\"port\":80}]}]}"),
+		NP("x", "p3", "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"namespaceSelector\":{}}],\"ports\":[{\"protocol\":\"TCP\"}]}]}"),
+		NP("x", "p4", "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"10.244.0.0/16\"}}],\"ports\":[{\"protocol\":\"UDP\",\"port\":70,\"endPort\":90}]},{}]}"),
+	};
+	static const struct {
+		uint8_t proto;
+		uint16_t port;
+		uint32_t want_id;
+		const char *want_match;
+	} pc[] = {
+		{ IPPROTO_TCP, 80, SL_POL_ID(2, 1), "identity" }, /* exact beats range */
+		{ IPPROTO_TCP, 81, SL_POL_ID(1, 1), "identity" }, /* range beats any port */
+		{ IPPROTO_TCP, 82, SL_POL_ID(3, 1), "identity" }, /* any port of TCP */
+		{ IPPROTO_UDP, 80, SL_POL_ID(4, 1), "cidr" },	  /* class: UDP range */
+		{ IPPROTO_UDP, 91, SL_POL_ID(4, 2), "cidr" },	  /* class: any protocol */
+		{ IPPROTO_SCTP, 80, SL_POL_ID(4, 2), "cidr" },
+	};
+	struct tworld t;
+
+	world_init(&t, pols, 4, NULL, NULL);
+	cr_expect(t.eps[0].ep.flags == (SL_POL_F_INGRESS | SL_POL_F_RANGE_INGRESS),
+		  "x/a flags %#x, expected %#x", t.eps[0].ep.flags,
+		  SL_POL_F_INGRESS | SL_POL_F_RANGE_INGRESS);
+	for (size_t c = 0; c < sizeof(pc) / sizeof(pc[0]); c++) {
+		const char *match;
+		uint32_t id;
+		int r;
+
+		r = polc_lookup(&t.eps[0], SL_DIR_INGRESS, t.wpods[3].identity,
+				&t.wpods[3].ips[0].addr, SL_AF_INET, pc[c].proto, pc[c].port, &id,
+				&match);
+		cr_expect(r == SL_FORWARDED && id == pc[c].want_id && !strcmp(match, pc[c].want_match),
+			  "y/a->x/a proto %u port %u: r=%d id=%#x match=%s, expected %#x %s",
+			  pc[c].proto, pc[c].port, r, id, match, pc[c].want_id, pc[c].want_match);
+	}
+	world_fini(&t);
 }
 
 /* Isolation flags, deny ids, and which rule is reported. */
@@ -601,7 +669,7 @@ struct harness_case {
 
 struct harness {
 	struct bpf_object *obj;
-	int prog, ep, pol, cidr, bss;
+	int prog, ep, pol, cidr, exact, bss;
 };
 
 static void harness_open(struct harness *h)
@@ -624,6 +692,7 @@ static void harness_open(struct harness *h)
 	h->ep = bpf_object__find_map_fd_by_name(h->obj, SL_MAP_POL_EP);
 	h->pol = bpf_object__find_map_fd_by_name(h->obj, SL_MAP_POL);
 	h->cidr = bpf_object__find_map_fd_by_name(h->obj, SL_MAP_POL_CIDR);
+	h->exact = bpf_object__find_map_fd_by_name(h->obj, SL_MAP_POL_EXACT);
 	h->bss = -1;
 	bpf_object__for_each_map(m, h->obj) {
 		const char *name = bpf_map__name(m);
@@ -631,7 +700,8 @@ static void harness_open(struct harness *h)
 		if (strlen(name) > 4 && !strcmp(name + strlen(name) - 4, ".bss"))
 			h->bss = bpf_map__fd(m);
 	}
-	cr_assert(h->prog >= 0 && h->ep >= 0 && h->pol >= 0 && h->cidr >= 0 && h->bss >= 0,
+	cr_assert(h->prog >= 0 && h->ep >= 0 && h->pol >= 0 && h->cidr >= 0 && h->exact >= 0 &&
+		  h->bss >= 0,
 		  "harness maps/program missing");
 }
 
@@ -639,9 +709,18 @@ static void harness_write(struct harness *h, const struct polc_ep *e)
 {
 	if (e->ep.flags)
 		cr_assert(bpf_map_update_elem(h->ep, &e->ep_id, &e->ep, 0) == 0);
-	for (size_t i = 0; i < e->n_entries; i++)
-		cr_assert(bpf_map_update_elem(h->pol, &e->entries[i].key, &e->entries[i].val, 0) == 0,
-			  "sluice_pol update: %s", strerror(errno));
+	/* as policy.c's writer splits them */
+	for (size_t i = 0; i < e->n_entries; i++) {
+		struct pol_exact_key ek;
+
+		if (polc_entry_exact(&e->entries[i].key, &ek))
+			cr_assert(bpf_map_update_elem(h->exact, &ek, &e->entries[i].val, 0) == 0,
+				  "sluice_pol_exact update: %s", strerror(errno));
+		else
+			cr_assert(bpf_map_update_elem(h->pol, &e->entries[i].key, &e->entries[i].val,
+						      0) == 0,
+				  "sluice_pol update: %s", strerror(errno));
+	}
 	for (size_t i = 0; i < e->n_cidrs; i++)
 		cr_assert(bpf_map_update_elem(h->cidr, &e->cidrs[i].key, &e->cidrs[i].val, 0) == 0,
 			  "sluice_pol_cidr update: %s", strerror(errno));
@@ -704,6 +783,7 @@ Test(policy_compiler, bpf_agrees_with_trace)
 		world_init(&t, mc->policies, n, mc->relabel_pod, mc->relabel_ns);
 		map_clear(h.ep, sizeof(uint32_t));
 		map_clear(h.pol, sizeof(struct pol_key));
+		map_clear(h.exact, sizeof(struct pol_exact_key));
 		map_clear(h.cidr, sizeof(struct pol_cidr_key));
 		for (int i = 0; i < NPODS; i++)
 			harness_write(&h, &t.eps[i]);

@@ -810,7 +810,7 @@ if begin "[sluice] drops counted, traced and explained"; then
 		"x/deny-ingress"
 	dump=$(cnictl_j "$NODE" bpf map dump sluice_pol_ep)
 	expect_match "$CASE: sluice_pol_ep decoded" "$dump" '"isolated":\["ingress"\]'
-	expect_match "$CASE: sluice_pol decoded" "$(cnictl_j "$NODE" bpf map dump sluice_pol)" '"ports":"80"'
+	expect_match "$CASE: sluice_pol_exact decoded" "$(cnictl_j "$NODE" bpf map dump sluice_pol_exact)" '"ports":"80"'
 	finish
 fi
 
