@@ -28,23 +28,8 @@
 # an older conflist; RT_TAP_SAVE=DIR keeps the tap's records; RT_NO_BUILD=1
 # skips the make step.
 E2E_NAME=${E2E_NAME:-runtimes/containerd}
-RT_REPO=$(cd "$(dirname "$0")/../../.." && pwd)
-BUILD=${BUILD:-$RT_REPO/build}
-case $BUILD in /*) ;; *) BUILD=$RT_REPO/$BUILD ;; esac
-export BUILD
-
-# ---- build (before lib.sh: it checks for the binaries) -------------------------------
-if [ "${RT_NO_BUILD:-0}" != 1 ]; then
-	if ! rt_build_log=$(make -C "$RT_REPO" BUILD="$BUILD" "$BUILD/sluice" "$BUILD/sluiced" "$BUILD/cnictl" 2>&1); then
-		printf '%s\n' "$rt_build_log" | tail -n 20 | sed 's/^/#   | /'
-		printf 'FAIL - %s: make BUILD=%s failed\n' "$E2E_NAME" "$BUILD"
-		printf 'E2E_SUMMARY name=%s passed=0 failed=1\n' "$E2E_NAME"
-		exit 1
-	fi
-fi
-
-# shellcheck source=../lib.sh
-source "$(dirname "$0")/../lib.sh"
+# shellcheck source=lib-runtime.sh
+source "$(dirname "$0")/lib-runtime.sh"
 
 RT_DIR=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3   # Debian's python: python3-grpcio is installed for it
@@ -95,10 +80,6 @@ rt_stop_containerd() {
 	CTD_PID=""
 }
 
-# rt_mounts_below DIR: mount points at or below DIR, deepest first.
-rt_mounts_below() {
-	awk -v d="$1" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r
-}
 
 # rt_cleanup: removes what containerd made: sandboxes (through CRI while it
 # still runs), containerd, its shims and pause processes, its mounts, the
@@ -188,27 +169,7 @@ expect_ok "sluiced starts" node_up node1 || e2e_finish
 NODE_NS=/run/netns/$(node_netns node1)
 mkdir -p "$R"/{root,state,opt,cni/bin,cni/net.d,tap,img/rootfs,logs} || e2e_finish
 
-# The tap: bin_dir/sluice records each call (env, stdin, answer, exit code)
-# as one JSON file in $R/tap and passes everything through unchanged.
-cat >"$R/cni/bin/sluice" <<EOF
-#!/bin/sh
-# Records one CNI call of the runtime, then answers exactly what sluice answers.
-PATH=/usr/sbin:/usr/bin:/sbin:/bin
-t=\$(mktemp -d "$R/tap/call.XXXXXX") || exit 1
-cat >"\$t/in"
-"$SLUICE_BIN" <"\$t/in" >"\$t/out" 2>"\$t/err"
-rc=\$?
-jq -cn --arg cmd "\${CNI_COMMAND-}" --arg cid "\${CNI_CONTAINERID-}" \\
-	--arg netns "\${CNI_NETNS-<unset>}" --arg args "\${CNI_ARGS-}" --arg ifname "\${CNI_IFNAME-}" \\
-	--arg t "\$(date +%s%N)" --rawfile stdin "\$t/in" --rawfile stdout "\$t/out" \\
-	--rawfile stderr "\$t/err" --argjson rc "\$rc" \\
-	'{t:\$t, cmd:\$cmd, cid:\$cid, netns:\$netns, args:\$args, ifname:\$ifname, rc:\$rc,
-	  stdin:\$stdin, stdout:\$stdout, stderr:\$stderr}' >"\$t.json"
-cat "\$t/out"
-rm -rf "\$t"
-exit \$rc
-EOF
-chmod 0755 "$R/cni/bin/sluice"
+rt_install_tap
 ln -s "$E2E_CNI_PLUGINS/loopback" "$R/cni/bin/loopback"
 # containerd 1.6 vendors libcni 1.1.2: spec 1.0.0 (RT_CNI_VERSION=0.4.0 or
 # 0.3.1 runs the test with an older conflist; libcni converts the result).
@@ -216,14 +177,6 @@ CNIV=${RT_CNI_VERSION:-1.0.0}
 jq --arg v "$CNIV" '{cniVersion:$v, name:"sluice-containerd", plugins:[del(.cniVersion, .name)]}' \
 	"$(node_conf node1)" >"$R/cni/net.d/10-sluice.conflist"
 
-# calls CMD [CID]: the tap's records (JSON lines, in call order), optionally
-# only CMD calls for container CID.
-calls() {
-	local f
-	for f in "$R"/tap/call.*.json; do [ -e "$f" ] && cat "$f"; done |
-		jq -sc --arg c "$1" --arg id "${2:-}" \
-			'sort_by(.t | tonumber) | .[] | select(.cmd == $c and ($id == "" or .cid == $id))'
-}
 
 # ---- the pause image: a static binary as a docker-archive, imported with ctr -------------
 build_pause_image() {
@@ -331,8 +284,6 @@ expect_eq "ADD of pod-a: CNI_ARGS as kubelet/containerd send them" \
 expect_eq "ADD result is a CNI $CNIV result containerd parsed" \
 	"$(jq -r '.stdout | fromjson | "\(.cniVersion) \(.ips[0].address)"' <<<"$add_a")" "$CNIV ${SBIP[pod-a]}/32"
 
-# ---- traffic -------------------------------------------------------------------------------
-ping_ns() { local try; for try in 1 2 3; do nsenter --net="$1" ping -n -c 1 -W 2 "$2" >/dev/null 2>&1 && return 0; done; return 1; }
 expect_ok "pod-a -> pod-b (ping, nsenter into the sandbox netns)" ping_ns "${SBNS[pod-a]}" "${SBIP[pod-b]}"
 expect_ok "pod-b -> pod-a (ping)" ping_ns "${SBNS[pod-b]}" "${SBIP[pod-a]}"
 expect_ok "node -> pod-a (ping from the node netns, where containerd runs)" ping_ns "$NODE_NS" "${SBIP[pod-a]}"
@@ -345,7 +296,6 @@ expect_reach "TCP pod-a -> pod-b" pod rt pod-a tcp "${SBIP[pod-b]}" 8080 ctd-b
 
 # ---- the endpoints sluiced knows -------------------------------------------------------------
 eps=$(cnictl_j node1 endpoint list)
-ep_of() { jq -c --arg c "$1" '(if type == "array" then . else .endpoints end)[] | select(.containerID == $c)' <<<"$eps"; }
 for pod in pod-a pod-b; do
 	expect_eq "cnictl endpoint list: $pod with namespace/name from CNI_ARGS" \
 		"$(ep_of "${SB[$pod]}" | jq -r '"\(.namespace)/\(.pod) \(.ips[0] | split("/")[0])"')" "rt/$pod ${SBIP[$pod]}"

@@ -26,23 +26,8 @@
 # everything with an older conflist; RT_TAP_SAVE=DIR keeps the tap's records;
 # RT_NO_BUILD=1 skips the make step.
 E2E_NAME=${E2E_NAME:-runtimes/podman}
-RT_REPO=$(cd "$(dirname "$0")/../../.." && pwd)
-BUILD=${BUILD:-$RT_REPO/build}
-case $BUILD in /*) ;; *) BUILD=$RT_REPO/$BUILD ;; esac
-export BUILD
-
-# ---- build (before lib.sh: it checks for the binaries) -------------------------------
-if [ "${RT_NO_BUILD:-0}" != 1 ]; then
-	if ! rt_build_log=$(make -C "$RT_REPO" BUILD="$BUILD" "$BUILD/sluice" "$BUILD/sluiced" "$BUILD/cnictl" 2>&1); then
-		printf '%s\n' "$rt_build_log" | tail -n 20 | sed 's/^/#   | /'
-		printf 'FAIL - %s: make BUILD=%s failed\n' "$E2E_NAME" "$BUILD"
-		printf 'E2E_SUMMARY name=%s passed=0 failed=1\n' "$E2E_NAME"
-		exit 1
-	fi
-fi
-
-# shellcheck source=../lib.sh
-source "$(dirname "$0")/../lib.sh"
+# shellcheck source=lib-runtime.sh
+source "$(dirname "$0")/lib-runtime.sh"
 
 R=$E2E_ROOT/podman              # everything podman owns lives below
 NET=sluice-podman               # the CNI network (conflist name)
@@ -85,10 +70,6 @@ rt_pids_of_ours() {
 	cat /sys/fs/cgroup/*"$CG_PARENT"/cgroup.procs /sys/fs/cgroup/*"$CG_PARENT"/*/cgroup.procs 2>/dev/null
 }
 
-# rt_mounts_below DIR: mount points at or below DIR, deepest first.
-rt_mounts_below() {
-	awk -v d="$1" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r
-}
 
 # Machine-wide paths podman (and libcni under it) use by default: the test
 # must not leave any of them behind. Two have no setting in podman 4.3:
@@ -171,27 +152,7 @@ expect_ok "sluiced starts" node_up node1 || e2e_finish
 NODE_NS=/run/netns/$(node_netns node1)
 mkdir -p "$R"/{graphroot,runroot,libpod,tmp,cni/bin,cni/net.d,tap,rootfs/bin} || e2e_finish
 
-# The tap: the plugin dir's sluice records each call (env, stdin, answer,
-# exit code) as one JSON file in $R/tap and passes everything through unchanged.
-cat >"$R/cni/bin/sluice" <<EOF
-#!/bin/sh
-# Records one CNI call of the runtime, then answers exactly what sluice answers.
-PATH=/usr/sbin:/usr/bin:/sbin:/bin
-t=\$(mktemp -d "$R/tap/call.XXXXXX") || exit 1
-cat >"\$t/in"
-"$SLUICE_BIN" <"\$t/in" >"\$t/out" 2>"\$t/err"
-rc=\$?
-jq -cn --arg cmd "\${CNI_COMMAND-}" --arg cid "\${CNI_CONTAINERID-}" \\
-	--arg netns "\${CNI_NETNS-<unset>}" --arg args "\${CNI_ARGS-}" --arg ifname "\${CNI_IFNAME-}" \\
-	--arg path "\${CNI_PATH-<unset>}" --arg t "\$(date +%s%N)" --rawfile stdin "\$t/in" \\
-	--rawfile stdout "\$t/out" --rawfile stderr "\$t/err" --argjson rc "\$rc" \\
-	'{t:\$t, cmd:\$cmd, cid:\$cid, netns:\$netns, args:\$args, ifname:\$ifname, path:\$path,
-	  rc:\$rc, stdin:\$stdin, stdout:\$stdout, stderr:\$stderr}' >"\$t.json"
-cat "\$t/out"
-rm -rf "\$t"
-exit \$rc
-EOF
-chmod 0755 "$R/cni/bin/sluice"
+rt_install_tap
 ln -s "$E2E_CNI_PLUGINS/loopback" "$R/cni/bin/loopback"
 # podman 4.3 vendors libcni 1.1: spec 1.0.0 (RT_CNI_VERSION=0.4.0 or 0.3.1 runs
 # the test with an older conflist; libcni converts the result).
@@ -230,14 +191,6 @@ runroot = "$R/runroot"
 graphroot = "$R/graphroot"
 EOF
 
-# calls CMD [CID]: the tap's records (JSON lines, in call order), optionally
-# only CMD calls for container CID.
-calls() {
-	local f
-	for f in "$R"/tap/call.*.json; do [ -e "$f" ] && cat "$f"; done |
-		jq -sc --arg c "$1" --arg id "${2:-}" \
-			'sort_by(.t | tonumber) | .[] | select(.cmd == $c and ($id == "" or .cid == $id))'
-}
 
 # ---- image, network -------------------------------------------------------------------------
 import_image() {
@@ -289,7 +242,6 @@ expect_eq "ADD of rt-a: CNI_ARGS as podman sends them (no namespace)" \
 
 # ---- traffic -------------------------------------------------------------------------------
 pm_ping() { local try; for try in 1 2 3; do pm exec "$1" ping -c 1 -W 2 "$2" >/dev/null 2>&1 && return 0; done; return 1; }
-ping_ns() { local try; for try in 1 2 3; do nsenter --net="$1" ping -n -c 1 -W 2 "$2" >/dev/null 2>&1 && return 0; done; return 1; }
 expect_ok "rt-a -> rt-b (ping inside the container)" pm_ping rt-a "${CIP[rt-b]}"
 expect_ok "rt-b -> rt-a (ping inside the container)" pm_ping rt-b "${CIP[rt-a]}"
 expect_ok "node -> rt-a (ping from the node netns)" ping_ns "$NODE_NS" "${CIP[rt-a]}"
@@ -298,7 +250,6 @@ expect_eq "eth0 of rt-a holds the address" \
 
 # ---- the endpoints sluiced knows -------------------------------------------------------------
 eps=$(cnictl_j node1 endpoint list)
-ep_of() { jq -c --arg c "$1" '(if type == "array" then . else .endpoints end)[] | select(.containerID == $c)' <<<"$eps"; }
 for c in rt-a rt-b; do
 	expect_eq "cnictl endpoint list: $c with its pod name (K8S_POD_NAME) and address" \
 		"$(ep_of "${CID[$c]}" | jq -r '"\(.pod) \(.ips[0] | split("/")[0])"')" "$c ${CIP[$c]}"
