@@ -413,11 +413,14 @@ static int fsync_dir(const char *path)
 	return rc;
 }
 
-int store_write_json_atomic(const char *path, json_t *v)
+/* Write path atomically: body() fills a temporary file, which is fsynced
+ * and renamed over path, then the directory is fsynced. body returns 0, or
+ * -1 with errno set. Returns 0 or -errno (logged). */
+static int write_atomic(const char *path, int (*body)(FILE *f, void *arg), void *arg)
 {
 	char tmp[4096];
-	FILE *f = NULL;
-	int fd = -1, rc = 0;
+	FILE *f;
+	int fd, rc = 0;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
@@ -433,8 +436,8 @@ int store_write_json_atomic(const char *path, json_t *v)
 		close(fd);
 		goto fail;
 	}
-	if (json_dumpf(v, f, JSON_COMPACT) || fputc('\n', f) == EOF || fflush(f) ||
-	    fsync(fileno(f))) {
+	errno = 0;
+	if (body(f, arg) || fflush(f) || fsync(fileno(f))) {
 		rc = errno ? -errno : -EIO;
 		fclose(f);
 		goto fail;
@@ -453,6 +456,16 @@ fail:
 	pr_warn("couldn't write %s: %s\n", path, strerror(-rc));
 	unlink(tmp);
 	return rc;
+}
+
+static int json_body(FILE *f, void *v)
+{
+	return json_dumpf(v, f, JSON_COMPACT) || fputc('\n', f) == EOF ? -1 : 0;
+}
+
+int store_write_json_atomic(const char *path, json_t *v)
+{
+	return write_atomic(path, json_body, v);
 }
 
 static int model_dir(const char *state_dir, char *buf, size_t len)
@@ -500,56 +513,21 @@ static int write_item(FILE *f, const struct kind_store *ks, json_t *obj)
 	return json_dumpf(obj, f, JSON_COMPACT);
 }
 
-/* Write ks as a List to path atomically (tmp file, fsync, rename, fsync
- * dir), streaming the items: text kinds are never parsed for it. */
-static int write_list_atomic(const char *path, const struct kind_store *ks)
+/* Stream ks as a List: text kinds are never parsed for it. */
+static int list_body(FILE *f, void *arg)
 {
-	char tmp[4096];
+	const struct kind_store *ks = arg;
 	const char *key;
 	json_t *obj;
-	FILE *f;
-	int fd, rc = 0, n = 0;
+	int n = 0;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = -errno;
-		pr_warn("couldn't create %s: %s\n", tmp, strerror(-rc));
-		return rc;
-	}
-	f = fdopen(fd, "w");
-	if (!f) {
-		rc = -errno;
-		close(fd);
-		goto fail;
-	}
-	errno = 0;
 	if (fputs("{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[", f) == EOF)
-		goto io;
+		return -1;
 	json_object_foreach(ks->objs, key, obj) {
 		if ((n++ && fputc(',', f) == EOF) || write_item(f, ks, obj))
-			goto io;
+			return -1;
 	}
-	if (fputs("]}\n", f) == EOF || fflush(f) || fsync(fileno(f)))
-		goto io;
-	if (fclose(f)) {
-		rc = -errno;
-		goto fail;
-	}
-	if (rename(tmp, path)) {
-		rc = -errno;
-		goto fail;
-	}
-	fsync_dir(path);
-	return 0;
-io:
-	rc = errno ? -errno : -EIO;
-	fclose(f);
-fail:
-	pr_warn("couldn't write %s: %s\n", path, strerror(-rc));
-	unlink(tmp);
-	return rc;
+	return fputs("]}\n", f) == EOF ? -1 : 0;
 }
 
 int store_save(const char *state_dir)
@@ -575,7 +553,7 @@ int store_save(const char *state_dir)
 		if (snprintf(path, sizeof(path), "%s/%s.json", dir, ks->kind) >= (int)sizeof(path))
 			rc = -ENAMETOOLONG;
 		else
-			rc = write_list_atomic(path, ks);
+			rc = write_atomic(path, list_body, ks);
 		if (!rc)
 			ks->dirty = false;
 		if (rc && !first)
