@@ -107,11 +107,10 @@ static int parse_filter(int argc, char **argv, const char *verb, struct ct_filte
 
 static bool match(const struct ct_filter *f, const struct ct_key *k)
 {
-	if (f->src &&
-	    (k->family != f->src_family || memcmp(&k->saddr, &f->src_addr, sizeof(k->saddr))))
+	/* The table holds IPv4 tuples: an IPv6 filter matches nothing. */
+	if (f->src && (f->src_family != SL_AF_INET || k->saddr != f->src_addr.v4))
 		return false;
-	if (f->dst &&
-	    (k->family != f->dst_family || memcmp(&k->daddr, &f->dst_addr, sizeof(k->daddr))))
+	if (f->dst && (f->dst_family != SL_AF_INET || k->daddr != f->dst_addr.v4))
 		return false;
 	if (f->proto >= 0 && k->proto != f->proto)
 		return false;

@@ -136,6 +136,13 @@ void cnictl_pr_addr(const char *key, const void *a, uint8_t family)
 	pr_str(key, sl_addr_str(&addr, family, buf, sizeof(buf)));
 }
 
+void cnictl_pr_v4(const char *key, __be32 a)
+{
+	union sl_addr addr = {.v4 = a};
+
+	cnictl_pr_addr(key, &addr, SL_AF_INET);
+}
+
 uint64_t cnictl_ktime_now(void)
 {
 	struct timespec ts;

@@ -96,6 +96,8 @@ bool cnictl_decode_skip(const struct cnictl_decoder *dec, const void *key, __u32
 void cnictl_pr_mac(const char *key, const uint8_t mac[6]);
 /* Print an address of the given family (SL_AF_*) or "?" for an unknown family. */
 void cnictl_pr_addr(const char *key, const void *sl_addr, uint8_t family);
+/* Print an IPv4 address in network order. */
+void cnictl_pr_v4(const char *key, __be32 addr);
 /* Print ktime-based deadline as seconds from now (negative: already past). */
 void cnictl_pr_ktime_left(const char *key, uint64_t deadline_ns);
 /* Current bpf_ktime_get_ns() equivalent (CLOCK_MONOTONIC) in ns. */

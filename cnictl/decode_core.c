@@ -138,10 +138,19 @@ CNICTL_DECODER(cnictl_dec_metrics) = {
 
 static void ep_stats_key(const void *k)
 {
-	__u32 ifindex;
+	__u32 id;
 
-	memcpy(&ifindex, k, sizeof(ifindex));
-	pr_u64("ifindex", ifindex);
+	memcpy(&id, k, sizeof(id));
+	pr_u64("endpoint", id);
+}
+
+/* One slot per possible endpoint id: only those that counted something. */
+static bool ep_stats_skip(const void *k, const void *v)
+{
+	const struct ep_stats *s = v;
+
+	(void)k;
+	return !s->tx_packets && !s->rx_packets && !s->drop_packets;
 }
 
 static void ep_stats_value(const void *k, const void *v)
@@ -159,17 +168,18 @@ static void ep_stats_value(const void *k, const void *v)
 
 CNICTL_DECODER(cnictl_dec_ep_stats) = {
     .map = SL_MAP_EP_STATS,
-    .doc = "per-endpoint counters by host veth ifindex (summed over CPUs)",
+    .doc = "per-endpoint counters by endpoint id, those that counted (summed over CPUs)",
     .key_size = sizeof(__u32),
     .value_size = sizeof(struct ep_stats),
     .key = ep_stats_key,
     .value = ep_stats_value,
     .sum_u64 = true,
+    .skip = ep_stats_skip,
 };
 
 /* ---- sluice_ct ------------------------------------------------------------------------ */
 
-static const char *const ct_flag_names[] = {"svc", "policy-audit", "hairpin", "node-port"};
+static const char *const ct_flag_names[] = {"svc", "policy-audit", "hairpin", "node-port", "front"};
 
 const char *cnictl_ct_state_name(unsigned int state)
 {
@@ -203,24 +213,24 @@ static void ct_key(const void *k)
 {
 	const struct ct_key *key = k;
 
-	cnictl_pr_addr("src", &key->saddr, key->family);
+	cnictl_pr_v4("src", key->saddr);
 	pr_u64("sport", ntohs(key->sport));
-	cnictl_pr_addr("dst", &key->daddr, key->family);
+	cnictl_pr_v4("dst", key->daddr);
 	pr_u64("dport", ntohs(key->dport));
 	pr_str("proto", sl_proto_name(key->proto));
-	pr_str("scope", key->scope == SL_CT_SCOPE_CONN	? "conn"
-			: key->scope == SL_CT_SCOPE_SVC ? "svc"
-							: "?");
 }
 
 static void ct_value(const void *k, const void *v)
 {
-	const struct ct_key *key = k;
 	const struct ct_entry *e = v;
 
+	(void)k;
+	/* "svc": a frontend entry (the untranslated tuple, remembering the
+	 * backend); "conn": a connection. */
+	pr_str("scope", (e->flags & SL_CT_F_FRONT) ? "svc" : "conn");
 	pr_str("state", cnictl_ct_state_name(e->state));
 	cnictl_pr_ktime_left("expiresIn", e->expires_ns);
-	cnictl_pr_flags("flags", e->flags, ct_flag_names, 4);
+	cnictl_pr_flags("flags", e->flags, ct_flag_names, 5);
 	pr_u64("packets", e->packets);
 	pr_u64("bytes", e->bytes);
 	pr_u64("revNat", e->rev_nat_id);
@@ -228,10 +238,18 @@ static void ct_value(const void *k, const void *v)
 	pr_u64("srcIdentity", e->src_identity);
 	pr_tcp_flags("tcpOrig", e->tcp_flags_orig);
 	pr_tcp_flags("tcpReply", e->tcp_flags_reply);
-	if (e->flags & SL_CT_F_HAIRPIN)
-		cnictl_pr_addr("natAddr", &e->nat_addr, key->family);
-	else
+	if (e->flags & (SL_CT_F_FRONT | SL_CT_F_SVC)) {
+		/* Frontend entry: the backend; connection: the frontend. */
+		cnictl_pr_v4("natAddr", e->nat_addr);
+		pr_u64("natPort", ntohs(e->nat_port));
+	} else {
 		pr_null("natAddr");
+		pr_null("natPort");
+	}
+	if (e->flags & SL_CT_F_HAIRPIN)
+		cnictl_pr_v4("client", e->client_addr);
+	else
+		pr_null("client");
 }
 
 CNICTL_DECODER(cnictl_dec_ct) = {

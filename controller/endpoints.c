@@ -5,7 +5,8 @@
  * (written to a temporary file and renamed, so a crash leaves the old or the
  * new record, never half of one) and these map entries:
  *   sluice_ep[ip]                 one per address: delivery and anti-spoofing
- *   sluice_ep_stats[host ifindex] zeroed counters
+ *   sluice_ep_stats[endpoint id]  zeroed counters (an array slot: ids stay
+ *                                 below SL_EP_MAX)
  *   sluice_ipcache[ip/32|128]     identity, SL_IPC_F_LOCAL (claimed through
  *                                 ipcache.c when linked, else written here)
  *   sluice_lb_netns[netns cookie] when the cookie is known (socket LB)
@@ -491,35 +492,43 @@ static void ipc_clear(const struct endpoint *ep)
 	ipcache_flush();
 }
 
-static int stats_create(const struct endpoint *ep, bool keep_existing)
+/* Zero the counters of endpoint id (its array slot). Returns 0 or -errno. */
+static int stats_zero(int fd, __u32 id)
 {
-	int fd = map_fd(SL_MAP_EP_STATS, true), ncpu = libbpf_num_possible_cpus(), ret = 0;
-	__u32 key = ep->host_ifindex;
+	int ncpu = libbpf_num_possible_cpus(), ret = 0;
 	void *zero;
 
-	if (fd < 0)
-		return fd;
 	if (ncpu < 0)
 		return ncpu;
 	zero = calloc(ncpu, sizeof(struct ep_stats));
 	if (!zero)
 		return -ENOMEM;
-	if (bpf_map_update_elem(fd, &key, zero, keep_existing ? BPF_NOEXIST : BPF_ANY) &&
-	    !(keep_existing && errno == EEXIST)) {
+	if (bpf_map_update_elem(fd, &id, zero, BPF_ANY)) {
 		ret = -errno;
-		pr_warn("couldn't create %s[%u]: %s\n", SL_MAP_EP_STATS, key, strerror(errno));
+		pr_warn("couldn't zero %s[%u]: %s\n", SL_MAP_EP_STATS, id, strerror(errno));
 	}
 	free(zero);
 	return ret;
 }
 
+/* Start ep's counters at zero, or keep what its slot holds (a
+ * re-registration or a restart: the slot is the endpoint's own). */
+static int stats_create(const struct endpoint *ep, bool keep_existing)
+{
+	int fd = map_fd(SL_MAP_EP_STATS, true);
+
+	if (fd < 0)
+		return fd;
+	return keep_existing ? 0 : stats_zero(fd, ep->id);
+}
+
+/* A deleted endpoint's counters go with it (its id may be reused). */
 static void stats_delete(const struct endpoint *ep)
 {
 	int fd = map_fd(SL_MAP_EP_STATS, false);
-	__u32 key = ep->host_ifindex;
 
 	if (fd >= 0)
-		bpf_map_delete_elem(fd, &key);
+		stats_zero(fd, ep->id);
 }
 
 static int netns_set(const struct endpoint *ep)
@@ -707,15 +716,20 @@ void endpoints_refresh_identities(void)
 
 static uint32_t next_id = 1;
 
+/* The next free endpoint id in [1, SL_EP_MAX) (the counters' array slot),
+ * round-robin so a freed id is reused as late as possible; 0 when all are
+ * taken. */
 static uint32_t alloc_id(void)
 {
 	uint32_t next = next_id;
 
-	for (uint64_t tries = 0; tries < UINT32_MAX; tries++) {
+	for (uint64_t tries = 0; tries < SL_EP_MAX; tries++) {
 		uint32_t id = next++;
 		bool used = false;
 
-		if (!id)
+		if (next >= SL_EP_MAX)
+			next = 1;
+		if (!id || id >= SL_EP_MAX)
 			continue;
 		for (size_t i = 0; i < n_eps && !used; i++)
 			used = eps[i]->id == id;
@@ -1027,9 +1041,10 @@ static int load_records(void)
 			free(ep);
 			continue;
 		}
-		renumber = false;
+		/* Two records with one id (a hand edit), or an id from a build
+		 * without the SL_EP_MAX bound: renumber. */
+		renumber = ep->id >= SL_EP_MAX;
 		for (size_t i = 0; i < n_eps && !renumber; i++)
-			/* Two records with one id (a hand edit): renumber one. */
 			renumber = eps[i]->id == ep->id;
 		if (renumber)
 			dup_ids[n_dup < 64 ? n_dup++ : 63] = ep;
@@ -1038,8 +1053,8 @@ static int load_records(void)
 			closedir(d);
 			return -ENOMEM;
 		}
-		if (ep->id >= next_id)
-			next_id = ep->id + 1 ? ep->id + 1 : 1;
+		if (!renumber && ep->id >= next_id)
+			next_id = ep->id + 1 < SL_EP_MAX ? ep->id + 1 : 1;
 	}
 	closedir(d);
 	for (int i = 0; i < n_dup; i++) {
@@ -1052,17 +1067,42 @@ static int load_records(void)
 
 /* Make sluice_ep hold exactly the records' addresses: delete keys no
  * record has, write missing or differing values, leave equal ones alone.
- * Same for the counters (by ifindex) and the netns cookies. */
-/* Is the __u32 key the host ifindex of a known endpoint? */
-static bool ifindex_owned(const void *key)
+ * Same for the netns cookies; counters of unknown ids are zeroed. */
+/* Zero the counter slots no endpoint owns (endpoints deleted while
+ * sluiced was down), so a dump shows only live endpoints and a reused id
+ * starts from zero. Slots already zero are left alone. */
+static void stats_zero_unowned(void)
 {
-	__u32 k;
+	int fd = map_fd(SL_MAP_EP_STATS, false), ncpu = libbpf_num_possible_cpus();
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	struct ep_stats *v;
+	bool *owned;
 
-	memcpy(&k, key, sizeof(k));
+	if (fd < 0 || ncpu <= 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return;
+	v = calloc(ncpu, sizeof(*v));
+	owned = calloc(info.max_entries, sizeof(*owned));
+	if (!v || !owned) {
+		free(v);
+		free(owned);
+		return;
+	}
 	for (size_t i = 0; i < n_eps; i++)
-		if (eps[i]->host_ifindex == k)
-			return true;
-	return false;
+		if (eps[i]->id < info.max_entries)
+			owned[eps[i]->id] = true;
+	for (__u32 id = 1; id < info.max_entries; id++) {
+		bool used = false;
+
+		if (owned[id] || bpf_map_lookup_elem(fd, &id, v))
+			continue;
+		for (int c = 0; c < ncpu && !used; c++)
+			used = v[c].tx_packets || v[c].rx_packets || v[c].drop_packets;
+		if (used)
+			stats_zero(fd, id);
+	}
+	free(owned);
+	free(v);
 }
 
 /* Is the __u64 key the netns cookie of a known endpoint? */
@@ -1144,7 +1184,7 @@ static int resync_maps(void)
 		}
 	}
 	/* Counters of interfaces, and socket-LB netns, that no record has. */
-	delete_unowned(SL_MAP_EP_STATS, sizeof(__u32), ifindex_owned);
+	stats_zero_unowned();
 	delete_unowned(SL_MAP_LB_NETNS, sizeof(__u64), cookie_owned);
 	pr_info("endpoints: %zu restored, %d stale %s entries removed, %d rewritten\n", n_eps,
 		removed, SL_MAP_EP, written);

@@ -40,6 +40,71 @@ static __always_inline int from_pod_policy(struct __sk_buff *skb, const struct p
 	return r;
 }
 
+/* Send p on: into the local pod dst by bpf_redirect_peer, else up the
+ * node's stack (node addresses, the gateway, off-node). */
+static __always_inline int from_pod_deliver(struct __sk_buff *skb, struct pkt *p,
+					    const struct ep_info *dst, struct dp_verdict *v)
+{
+	if (dst)
+		return route_to_local(skb, p, dst, v);
+	v->action = TC_ACT_OK;
+	return SL_FORWARDED;
+}
+
+/* from_pod_deliver() to whatever owns p's destination address. */
+static __always_inline int from_pod_route(struct __sk_buff *skb, struct pkt *p,
+					  struct dp_verdict *v)
+{
+	return from_pod_deliver(skb, p, ep_lookup_v4(p->daddr.v4), v);
+}
+
+/* The first packet of a flow to the Service frontend svc: choose the
+ * backend, translate, then as any first packet (policy judges the
+ * translated packet; a connection entry of the translated tuple may exist
+ * already when only the frontend entry was lost). The frontend entry is
+ * written last, so a flow policy denies gets none. Returns SL_FORWARDED
+ * (*dstp: the local endpoint it goes to, or NULL) or a drop reason. */
+static __always_inline int from_pod_svc_new(struct __sk_buff *skb, struct pkt *p,
+					    const struct ep_info *src, const struct svc_val *svc,
+					    struct dp_verdict *v, struct ct_entry *tmpl,
+					    __u64 now, struct ep_info **dstp)
+{
+	struct ct_key front_key, key;
+	struct lb_choice c = {};
+	__be32 client = p->saddr.v4;
+	struct ct_entry *e;
+	struct ep_info *dst;
+	int res, r;
+
+	r = lb_select(p, svc, &c, now);
+	if (r == SL_DROP_NO_BACKEND)
+		return lb_refuse(skb, p, src->mac, src->host_mac, &v->action);
+	if (r != SL_FORWARDED)
+		return r;
+	ct_key_from_pkt(&front_key, p);
+	lb_conn_tmpl(tmpl, svc, &c, client, p->daddr.v4, p->dport);
+	tmpl->src_identity = src->identity;
+	r = lb_dnat(skb, p, c.addr, c.port);
+	if (r != SL_FORWARDED)
+		return r;
+
+	dst = ep_lookup_v4(p->daddr.v4);
+	res = ct_lookup(p, &key, &e, now);
+	if (res != CT_NEW) {
+		ct_refresh(e, p, res, now);
+	} else {
+		v->dst_id = dst ? dst->identity : ipcache_identity_v4(p->daddr.v4);
+		r = from_pod_policy(skb, p, src, dst, v);
+		if (r != SL_FORWARDED)
+			return r;
+		r = ct_create(&key, p, tmpl, now);
+		if (r != SL_FORWARDED)
+			return r;
+	}
+	*dstp = dst;
+	return lb_front_create(&front_key, p, tmpl, &c, now);
+}
+
 /* An IPv4 packet from the pod src (already checked against spoofing).
  * Returns SL_FORWARDED (v->action says where it goes) or a drop reason. */
 static __always_inline int from_pod_ipv4(struct __sk_buff *skb, struct pkt *p,
@@ -59,21 +124,15 @@ static __always_inline int from_pod_ipv4(struct __sk_buff *skb, struct pkt *p,
 		goto route; /* related to a tracked flow; not tracked itself */
 	now = sl_now(); /* the one clock read of this packet */
 
-	svc = lb_lookup_svc(p);
-	if (svc) {
-		struct lb_choice c = {};
-
-		r = lb_select(p, svc, &c, now);
-		if (r == SL_DROP_NO_BACKEND)
-			return lb_refuse(skb, p, src->mac, src->host_mac, &v->action);
-		if (r != SL_FORWARDED)
-			return r;
-		r = lb_dnat(skb, p, svc, &c, &tmpl);
-		if (r != SL_FORWARDED)
-			return r;
-	}
-
+	/* One lookup finds an established flow: a connection, a reply, or a
+	 * Service flow's frontend entry (which holds its backend). */
 	res = ct_lookup(p, &key, &e, now);
+	if (res == CT_ORIG && (e->flags & SL_CT_F_FRONT)) {
+		r = lb_front_packet(skb, p, e, now);
+		if (r != SL_CT_REBALANCE)
+			return r == SL_FORWARDED ? from_pod_route(skb, p, v) : r;
+		res = CT_NEW; /* its backend is gone: choose again */
+	}
 	if (res != CT_NEW) {
 		ct_refresh(e, p, res, now);
 		if (res == CT_REPLY && (e->flags & SL_CT_F_SVC)) {
@@ -84,6 +143,14 @@ static __always_inline int from_pod_ipv4(struct __sk_buff *skb, struct pkt *p,
 		goto route;
 	}
 
+	svc = lb_lookup_svc(p);
+	if (svc) {
+		dst = 0;
+		r = from_pod_svc_new(skb, p, src, svc, v, &tmpl, now, &dst);
+		if (r != SL_FORWARDED)
+			return r;
+		goto deliver;
+	}
 	dst = ep_lookup_v4(p->daddr.v4);
 	v->dst_id = dst ? dst->identity : ipcache_identity_v4(p->daddr.v4);
 	r = from_pod_policy(skb, p, src, dst, v);
@@ -96,12 +163,9 @@ static __always_inline int from_pod_ipv4(struct __sk_buff *skb, struct pkt *p,
 	goto deliver; /* dst is still the destination's endpoint */
 
 route:
-	dst = ep_lookup_v4(p->daddr.v4);
+	return from_pod_route(skb, p, v);
 deliver:
-	if (dst)
-		return route_to_local(skb, p, dst, v);
-	v->action = TC_ACT_OK; /* node stack: node addresses, gateway, off-node */
-	return SL_FORWARDED;
+	return from_pod_deliver(skb, p, dst, v);
 }
 
 SEC("tc")
@@ -115,11 +179,11 @@ int from_pod(struct __sk_buff *skb)
 	v.reason = pkt_parse(skb, &p, smac);
 	if (v.reason != SL_FORWARDED)
 		goto out;
-	if (p.eth_proto == ETH_P_ARP) {
-		/* The pod resolving its gateway: the node's stack answers. */
-		v.tx_ifindex = skb->ifindex;
-		goto out;
-	}
+	/* Until the sender is verified (its address and interface), nothing
+	 * is charged to an endpoint: drops before that count per reason only
+	 * (the drop event names the interface). */
+	if (p.eth_proto == ETH_P_ARP)
+		goto out; /* the pod resolving its gateway: the node's stack answers */
 	if (p.family != SL_AF_INET) {
 		v.reason = SL_DROP_UNSUPPORTED_L3; /* IPv6 included, until dual stack */
 		goto out;
@@ -129,12 +193,13 @@ int from_pod(struct __sk_buff *skb)
 		v.reason = SL_DROP_SPOOF_IP;
 		goto out;
 	}
+	v.drop_ep = src->ep_id;
 	if (!sl_mac_eq(smac, src->mac)) {
 		v.reason = SL_DROP_SPOOF_MAC;
 		goto out;
 	}
 	v.src_id = src->identity;
-	v.tx_ifindex = skb->ifindex;
+	v.tx_ep = src->ep_id;
 	v.reason = from_pod_ipv4(skb, &p, src, &v);
 out:
 	return dp_exit(skb, &p, &v);

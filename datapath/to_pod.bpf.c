@@ -3,7 +3,8 @@
  * sends to the pod (from node processes, other nodes, Service backends
  * behind the stack). Reverse NAT of Service replies, ingress policy for
  * new connections, counters. Same-node pod-to-pod traffic never comes
- * here: from_pod redirects it straight into the peer. */
+ * here: from_pod redirects it straight into the peer. Counters are
+ * charged to the endpoint owning the destination address. */
 #include "lib/common.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
@@ -17,7 +18,8 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* An IPv4 packet towards the pod. Returns SL_FORWARDED or a drop reason. */
+/* An IPv4 packet towards the pod. Returns SL_FORWARDED or a drop reason;
+ * v->rx_ep/drop_ep name the pod's endpoint when the destination is one. */
 static __always_inline int to_pod_ipv4(struct __sk_buff *skb, struct pkt *p,
 				       struct dp_verdict *v)
 {
@@ -38,14 +40,19 @@ static __always_inline int to_pod_ipv4(struct __sk_buff *skb, struct pkt *p,
 	res = ct_lookup(p, &key, &e, now);
 	if (res != CT_NEW) {
 		ct_refresh(e, p, res, now);
+		r = SL_FORWARDED;
 		if (res == CT_REPLY && (e->flags & SL_CT_F_SVC))
-			return lb_rev_nat(skb, p, e);
-		return SL_FORWARDED;
+			r = lb_rev_nat(skb, p, e);
+		dst = ep_lookup_v4(p->daddr.v4); /* (after the reverse NAT) */
+		if (dst)
+			v->rx_ep = v->drop_ep = dst->ep_id;
+		return r;
 	}
 
 	dst = ep_lookup_v4(p->daddr.v4);
 	if (!dst)
 		return SL_FORWARDED; /* not a pod address (e.g. broadcast): not ours to police */
+	v->rx_ep = v->drop_ep = dst->ep_id;
 	v->dst_id = dst->identity;
 	v->src_id = ipcache_identity_v4(p->saddr.v4);
 	r = policy_ingress(p, dst, v->src_id, &policy_id);
@@ -68,9 +75,8 @@ int to_pod(struct __sk_buff *skb)
 	v.reason = pkt_parse(skb, &p, smac);
 	if (v.reason != SL_FORWARDED)
 		goto out;
-	v.rx_ifindex = skb->ifindex;
 	/* ARP replies from the node, and anything not IPv4 the node chose to
-	 * send (the pod has IPv6 off): not policed. */
+	 * send (the pod has IPv6 off): not policed, not charged to the pod. */
 	if (p.family == SL_AF_INET)
 		v.reason = to_pod_ipv4(skb, &p, &v);
 out:

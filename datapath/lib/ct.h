@@ -21,21 +21,19 @@ enum ct_result {
 	CT_REPLY = 2, /* the other direction */
 };
 
-static __always_inline void ct_key_from_pkt(struct ct_key *k, const struct pkt *p, __u8 scope)
+static __always_inline void ct_key_from_pkt(struct ct_key *k, const struct pkt *p)
 {
-	__builtin_memset(k, 0, sizeof(*k));
-	k->saddr = p->saddr;
-	k->daddr = p->daddr;
+	k->saddr = p->saddr.v4;
+	k->daddr = p->daddr.v4;
 	k->sport = p->sport;
 	k->dport = p->dport;
 	k->proto = p->proto;
-	k->family = p->family;
-	k->scope = scope;
+	k->pad[0] = k->pad[1] = k->pad[2] = 0;
 }
 
 static __always_inline void ct_key_swap(struct ct_key *k)
 {
-	union sl_addr a = k->saddr;
+	__be32 a = k->saddr;
 	__be16 port = k->sport;
 
 	k->saddr = k->daddr;
@@ -67,16 +65,17 @@ static __always_inline __u64 ct_timeout(__u8 proto, __u8 state)
  * more do not notice, and a busy flow does not rewrite it per packet. */
 #define SL_CT_REFRESH_NS NSEC_PER_SEC
 
-/* Account one packet of direction res (CT_ORIG/CT_REPLY) to e at time now
- * (sl_now()): counters, TCP flags and state, expiry. */
-static __always_inline void ct_refresh(struct ct_entry *e, const struct pkt *p, int res,
+/* Move e's TCP flags, state and expiry on for one packet p of direction
+ * res (CT_ORIG/CT_REPLY) at time now (sl_now()). Returns 1 when the
+ * expiry was rewritten: on a state change, or at most once per
+ * SL_CT_REFRESH_NS of a steady flow (the moment Service flows use to
+ * revalidate their backend and keep their connection entry alive). */
+static __always_inline int ct_advance(struct ct_entry *e, const struct pkt *p, int res,
 				       __u64 now)
 {
 	__u8 state = e->state;
 	__u64 exp;
 
-	e->packets++;
-	e->bytes += p->len;
 	if (res == CT_REPLY) {
 		e->tcp_flags_reply |= p->tcp_flags;
 		if (state == SL_CT_NEW)
@@ -84,7 +83,7 @@ static __always_inline void ct_refresh(struct ct_entry *e, const struct pkt *p, 
 	} else {
 		e->tcp_flags_orig |= p->tcp_flags;
 		/* The initiator ACKing means the handshake completed (this is
-		 * also how SCOPE_SVC entries, which see no replies, get the
+		 * also how frontend entries, which see no replies, get the
 		 * established timeout). */
 		if (state == SL_CT_NEW && p->proto == IPPROTO_TCP && (p->tcp_flags & TCP_F_ACK))
 			state = SL_CT_ESTABLISHED;
@@ -96,9 +95,23 @@ static __always_inline void ct_refresh(struct ct_entry *e, const struct pkt *p, 
 		/* A new state may shorten the lifetime (closing): always written. */
 		e->state = state;
 		e->expires_ns = exp;
-	} else if (exp > e->expires_ns + SL_CT_REFRESH_NS) {
-		e->expires_ns = exp;
+		return 1;
 	}
+	if (exp > e->expires_ns + SL_CT_REFRESH_NS) {
+		e->expires_ns = exp;
+		return 1;
+	}
+	return 0;
+}
+
+/* Account one packet p of direction res to e at time now: counters, then
+ * ct_advance() (whose result it returns). */
+static __always_inline int ct_refresh(struct ct_entry *e, const struct pkt *p, int res,
+				       __u64 now)
+{
+	e->packets++;
+	e->bytes += p->len;
+	return ct_advance(e, p, res, now);
 }
 
 /* A SYN without ACK in the original direction of a closing or closed
@@ -109,31 +122,33 @@ static __always_inline int ct_is_reopen(const struct ct_entry *e, const struct p
 	       (p->tcp_flags & (TCP_F_SYN | TCP_F_ACK)) == TCP_F_SYN;
 }
 
-/* Find the connection of p at time now. key receives the
- * original-direction key (the one to create with on CT_NEW); *entry the
- * entry (NULL on CT_NEW). An expired entry the GC has not removed yet
- * counts as absent. */
+/* Find the entry of p at time now: its own tuple (a connection in its
+ * original direction, or a Service frontend entry: check SL_CT_F_FRONT),
+ * else the swapped one (a reply). key receives the original-direction key
+ * (the one to create with on CT_NEW); *entry the entry (NULL on CT_NEW).
+ * An expired entry the GC has not removed yet counts as absent. */
 static __always_inline int ct_lookup(const struct pkt *p, struct ct_key *key,
 				     struct ct_entry **entry, __u64 now)
 {
 	struct ct_entry *e;
 
-	ct_key_from_pkt(key, p, SL_CT_SCOPE_CONN);
+	ct_key_from_pkt(key, p);
 	e = bpf_map_lookup_elem(&sluice_ct, key);
 	if (e && e->expires_ns > now && !ct_is_reopen(e, p)) {
 		*entry = e;
 		return CT_ORIG;
 	}
 	/* A SYN without ACK opens a connection: it is never a reply, and
-	 * the second lookup (a 40-byte key hash) is saved on every TCP
-	 * first packet. */
+	 * the second lookup is saved on every TCP first packet. */
 	if (p->proto == IPPROTO_TCP && (p->tcp_flags & (TCP_F_SYN | TCP_F_ACK)) == TCP_F_SYN) {
 		*entry = 0;
 		return CT_NEW;
 	}
 	ct_key_swap(key);
 	e = bpf_map_lookup_elem(&sluice_ct, key);
-	if (e && e->expires_ns > now) {
+	/* A frontend entry is never the other direction of anything (no
+	 * packet comes from a ClusterIP). */
+	if (e && e->expires_ns > now && !(e->flags & SL_CT_F_FRONT)) {
 		*entry = e;
 		return CT_REPLY;
 	}
@@ -151,8 +166,8 @@ static __always_inline void ct_count(__u32 stat)
 }
 
 /* Create (or replace) the entry for key from the first packet p at time
- * now; tmpl carries rev_nat_id, backend_id, src_identity, flags and
- * nat_addr. Returns SL_FORWARDED or SL_DROP_CT_FULL. */
+ * now; tmpl carries rev_nat_id, backend_id, src_identity, flags and the
+ * NAT fields. Returns SL_FORWARDED or SL_DROP_CT_FULL. */
 static __always_inline int ct_create(const struct ct_key *key, const struct pkt *p,
 				     struct ct_entry *tmpl, __u64 now)
 {

@@ -68,41 +68,24 @@ static __always_inline __u32 lb_maglev_pick(const struct pkt *p, __u32 svc_id)
 	return tbl[slot];
 }
 
-/* Backend chosen for a Service flow. */
+/* Backend chosen for a new Service flow. */
 struct lb_choice {
 	__u32 backend_id;
-	struct backend_val be;
+	__be32 addr; /* network order */
+	__be16 port; /* network order; the frontend's port when the backend has none */
 };
 
-/* Choose the backend of p (addressed to frontend svc) at time now: the
- * flow's own backend while it exists, else the client's affinity, else
- * Maglev. Records the choice (SCOPE_SVC conntrack entry, affinity).
- * Returns SL_FORWARDED, SL_DROP_NO_BACKEND or SL_DROP_CT_FULL. */
+/* Choose the backend of p, the first packet of a flow to frontend svc, at
+ * time now: the client's affinity while it lasts, else Maglev. Records the
+ * affinity. Returns SL_FORWARDED or SL_DROP_NO_BACKEND. */
 static __always_inline int lb_select(const struct pkt *p, const struct svc_val *svc,
 				     struct lb_choice *c, __u64 now)
 {
-	struct ct_entry tmpl = {};
 	struct affinity_key ak = {};
 	struct affinity_val av = {};
 	struct backend_val *be;
-	struct ct_entry *se;
-	struct ct_key sk;
 	__u32 id = 0;
 
-	ct_key_from_pkt(&sk, p, SL_CT_SCOPE_SVC);
-	se = bpf_map_lookup_elem(&sluice_ct, &sk);
-	if (se && se->expires_ns > now && !ct_is_reopen(se, p) && se->backend_id) {
-		id = se->backend_id;
-		be = bpf_map_lookup_elem(&sluice_backend, &id);
-		if (be) {
-			/* Existing flow: stays on its backend, whatever the table says. */
-			ct_refresh(se, p, CT_ORIG, now);
-			c->backend_id = id;
-			c->be = *be;
-			return SL_FORWARDED;
-		}
-		id = 0; /* backend removed: re-balance */
-	}
 	if (!svc->backend_count)
 		return SL_DROP_NO_BACKEND;
 
@@ -131,7 +114,9 @@ static __always_inline int lb_select(const struct pkt *p, const struct svc_val *
 	if (!be)
 		return SL_DROP_NO_BACKEND;
 	c->backend_id = id;
-	c->be = *be;
+	c->addr = be->addr.v4;
+	/* Port 0: the backend listens on the frontend's port. */
+	c->port = be->port ? be->port : p->dport;
 
 	if (svc->flags & SL_SVC_F_AFFINITY) {
 		av.last_used_ns = now;
@@ -139,35 +124,111 @@ static __always_inline int lb_select(const struct pkt *p, const struct svc_val *
 		/* Failure only loses stickiness, not the packet. */
 		bpf_map_update_elem(&sluice_affinity, &ak, &av, BPF_ANY);
 	}
-	tmpl.backend_id = id;
-	tmpl.rev_nat_id = svc->rev_nat_id;
-	tmpl.flags = SL_CT_F_SVC;
-	return ct_create(&sk, p, &tmpl, now);
+	return SL_FORWARDED;
 }
 
-/* Rewrite p (to a frontend) to the chosen backend; when the client is that
- * backend itself, also rewrite the source to the service loopback so the
- * pod accepts the packet. Fills the connection template tmpl. Returns
- * SL_FORWARDED or SL_DROP_NAT_FAILED. */
-static __always_inline int lb_dnat(struct __sk_buff *skb, struct pkt *p, const struct svc_val *svc,
-				   const struct lb_choice *c, struct ct_entry *tmpl)
+/* Rewrite p (client -> frontend) to the backend addr:port; when the client
+ * is that backend itself, also rewrite the source to the service loopback
+ * so the pod accepts the packet. Returns SL_FORWARDED or
+ * SL_DROP_NAT_FAILED. */
+static __always_inline int lb_dnat(struct __sk_buff *skb, struct pkt *p, __be32 addr,
+				   __be16 port)
 {
-	union sl_addr client = p->saddr;
 	__be32 saddr = p->saddr.v4;
 
-	tmpl->flags |= SL_CT_F_SVC;
-	tmpl->rev_nat_id = svc->rev_nat_id;
-	tmpl->backend_id = c->backend_id;
-	if (c->be.addr.v4 == client.v4) {
+	if (addr == saddr)
 		saddr = svc_loopback_v4;
-		tmpl->flags |= SL_CT_F_HAIRPIN;
-		tmpl->nat_addr = client;
-	}
-	/* Port 0: the backend listens on the frontend's port. */
-	if (csum_nat_v4(skb, p, saddr, c->be.addr.v4, p->sport,
-			c->be.port ? c->be.port : p->dport) < 0)
+	if (csum_nat_v4(skb, p, saddr, addr, p->sport, port) < 0)
 		return SL_DROP_NAT_FAILED;
 	return SL_FORWARDED;
+}
+
+/* Fill the connection template of a Service flow (front: the frontend
+ * p was sent to, before lb_dnat rewrote it). */
+static __always_inline void lb_conn_tmpl(struct ct_entry *tmpl, const struct svc_val *svc,
+					 const struct lb_choice *c, __be32 client,
+					 __be32 front_addr, __be16 front_port)
+{
+	tmpl->flags = SL_CT_F_SVC;
+	tmpl->rev_nat_id = svc->rev_nat_id;
+	tmpl->backend_id = c->backend_id;
+	tmpl->nat_addr = front_addr;
+	tmpl->nat_port = front_port;
+	if (c->addr == client) {
+		tmpl->flags |= SL_CT_F_HAIRPIN;
+		tmpl->client_addr = client;
+	}
+}
+
+/* Record the flow's backend in its frontend entry (key: the untranslated
+ * tuple), so its later packets are translated from that entry alone.
+ * tmpl is the flow's connection template, already written (ct_create), and
+ * becomes the frontend entry's. Returns SL_FORWARDED or SL_DROP_CT_FULL. */
+static __always_inline int lb_front_create(const struct ct_key *key, const struct pkt *p,
+					   struct ct_entry *tmpl, const struct lb_choice *c,
+					   __u64 now)
+{
+	tmpl->flags = SL_CT_F_FRONT;
+	tmpl->nat_addr = c->addr;
+	tmpl->nat_port = c->port;
+	tmpl->client_addr = 0;
+	return ct_create(key, p, tmpl, now);
+}
+
+/* Keep the connection entry of the Service flow whose frontend entry f just
+ * advanced (ct_advance() returned 1: a state change, or a second went by):
+ * the connection sees only replies, so it follows the forward direction's
+ * state and lifetime from here; re-created when the LRU evicted it.
+ * p is the untranslated packet. Not inlined: runs once a second per flow,
+ * and its template would weigh on the fast path's stack. */
+static __noinline void lb_conn_follow(const struct pkt *p, const struct ct_entry *f,
+					   __u64 now)
+{
+	struct ct_entry tmpl = {};
+	struct ct_entry *e;
+	struct ct_key k = {
+		.saddr = f->nat_addr == p->saddr.v4 ? svc_loopback_v4 : p->saddr.v4,
+		.daddr = f->nat_addr,
+		.sport = p->sport,
+		.dport = f->nat_port,
+		.proto = p->proto,
+	};
+
+	e = bpf_map_lookup_elem(&sluice_ct, &k);
+	if (e) {
+		ct_advance(e, p, CT_ORIG, now);
+		return;
+	}
+	tmpl.flags = SL_CT_F_SVC;
+	tmpl.rev_nat_id = f->rev_nat_id;
+	tmpl.backend_id = f->backend_id;
+	tmpl.src_identity = f->src_identity;
+	tmpl.nat_addr = p->daddr.v4;
+	tmpl.nat_port = p->dport;
+	if (f->nat_addr == p->saddr.v4) {
+		tmpl.flags |= SL_CT_F_HAIRPIN;
+		tmpl.client_addr = p->saddr.v4;
+	}
+	ct_create(&k, p, &tmpl, now); /* failing only delays it to the next second */
+}
+
+/* A later packet p of the Service flow whose frontend entry is f: account
+ * it, translate it to the recorded backend while that backend exists (a
+ * 4-byte key lookup: sluiced deletes a backend only once no table names
+ * it). On state changes and once a second the connection entry is kept in
+ * step. Returns SL_FORWARDED, SL_CT_REBALANCE (the backend is gone: choose
+ * again as for a new flow) or SL_DROP_NAT_FAILED. */
+#define SL_CT_REBALANCE (-1)
+static __always_inline int lb_front_packet(struct __sk_buff *skb, struct pkt *p,
+					   struct ct_entry *f, __u64 now)
+{
+	__u32 id = f->backend_id;
+
+	if (!bpf_map_lookup_elem(&sluice_backend, &id))
+		return SL_CT_REBALANCE;
+	if (ct_refresh(f, p, CT_ORIG, now))
+		lb_conn_follow(p, f, now);
+	return lb_dnat(skb, p, f->nat_addr, f->nat_port);
 }
 
 /* Undo the Service translation on a reply of connection e: source back to
@@ -176,13 +237,8 @@ static __always_inline int lb_dnat(struct __sk_buff *skb, struct pkt *p, const s
 static __always_inline int lb_rev_nat(struct __sk_buff *skb, struct pkt *p,
 				      const struct ct_entry *e)
 {
-	__u32 id = e->rev_nat_id;
-	struct revnat_val *rn = bpf_map_lookup_elem(&sluice_revnat, &id);
-
-	if (!rn)
-		return SL_DROP_NAT_FAILED;
-	if (csum_nat_v4(skb, p, rn->addr.v4,
-			(e->flags & SL_CT_F_HAIRPIN) ? e->nat_addr.v4 : p->daddr.v4, rn->port,
+	if (csum_nat_v4(skb, p, e->nat_addr,
+			(e->flags & SL_CT_F_HAIRPIN) ? e->client_addr : p->daddr.v4, e->nat_port,
 			p->dport) < 0)
 		return SL_DROP_NAT_FAILED;
 	return SL_FORWARDED;
@@ -332,8 +388,10 @@ static __always_inline int lb_refuse_icmp(struct __sk_buff *skb, const struct pk
  * port unreachable. p must be the untranslated packet; client_mac/gw_mac
  * are the pod's and the host veth's MACs. Always returns
  * SL_DROP_NO_BACKEND; *action is TC_ACT_REDIRECT once the answer is on
- * its way, TC_ACT_SHOT when there is none (e.g. a reset, IP options). */
-static __always_inline int lb_refuse(struct __sk_buff *skb, const struct pkt *p,
+ * its way, TC_ACT_SHOT when there is none (e.g. a reset, IP options).
+ * A function of its own (not inlined): its answer buffers would otherwise
+ * add to the stack of the fast path that calls it. */
+static __noinline int lb_refuse(struct __sk_buff *skb, const struct pkt *p,
 				     const __u8 *client_mac, const __u8 *gw_mac, int *action)
 {
 	int ret;

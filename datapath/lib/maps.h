@@ -8,7 +8,7 @@
  *   sluice_ep         hash     ep_key -> ep_info            SL_EP_MAX        sluiced
  *   sluice_ipcache    lpm      ipcache_key -> ipcache_val   SL_IPCACHE_MAX   sluiced
  *   sluice_metrics    pcpu arr reason*2+dir -> metrics_val  SL_METRICS_MAX   datapath
- *   sluice_ep_stats   pcpu hash ifindex -> ep_stats         SL_EP_MAX        sluiced creates, datapath counts
+ *   sluice_ep_stats   pcpu arr ep_id -> ep_stats           SL_EP_MAX        sluiced zeroes, datapath counts
  *   sluice_events     ringbuf  struct sl_event              SL_EVENTS_RING_BYTES  datapath
  *   sluice_ev_rate    pcpu arr 0 -> sl_ev_rate              1                datapath
  *   sluice_ct         lru hash ct_key -> ct_entry           SL_CT_MAX_DEFAULT datapath; sluiced GC deletes
@@ -77,9 +77,9 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_metrics SEC(".maps");
 
-/* Per-endpoint counters by host ifindex. Created by sluiced, counted here. */
+/* Per-endpoint counters by endpoint id. Zeroed by sluiced, counted here. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
 	__type(value, struct ep_stats);
 	__uint(max_entries, SL_EP_MAX);

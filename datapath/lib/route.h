@@ -75,7 +75,7 @@ static __always_inline int route_to_local(struct __sk_buff *skb, struct pkt *p,
 	if (ret != TC_ACT_REDIRECT)
 		return SL_DROP_REDIRECT_FAILED;
 	v->action = TC_ACT_REDIRECT;
-	v->rx_ifindex = dst->ifindex;
+	v->rx_ep = dst->ep_id;
 	v->dst_id = dst->identity;
 	return SL_FORWARDED;
 }

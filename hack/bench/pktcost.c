@@ -378,7 +378,7 @@ static void add_ep(const char *ip, uint32_t ifindex, uint32_t ep_id, uint32_t id
 	memcpy(v.host_mac, hmac, 6);
 	if (!st || bpf_map_update_elem(bpf_map__fd(fp->maps.sluice_ep), &k, &v, BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(fp->maps.sluice_ipcache), &ik, &iv, BPF_ANY) ||
-	    bpf_map_update_elem(bpf_map__fd(fp->maps.sluice_ep_stats), &ifindex, st, BPF_ANY))
+	    bpf_map_update_elem(bpf_map__fd(fp->maps.sluice_ep_stats), &ep_id, st, BPF_ANY))
 		die("endpoint %s: %s", ip, strerror(errno));
 	free(st);
 }

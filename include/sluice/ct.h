@@ -9,25 +9,28 @@
 #define SL_MAP_CT_STATS "sluice_ct_stats"
 #define SL_CT_MAX_DEFAULT 262144
 
-enum sl_ct_scope {
-	SL_CT_SCOPE_CONN = 0, /* a connection, keyed by its original (post-DNAT) tuple */
-	SL_CT_SCOPE_SVC = 1,  /* a Service flow, keyed by the pre-DNAT tuple: remembers the backend */
-};
-
-/* sluice_ct key: always the tuple of the original direction, as the
- * initiator sent it. Replies are looked up with the tuple swapped.
+/* sluice_ct key: an IPv4 tuple as its sender wrote it (16 bytes: the key
+ * is hashed and compared on every packet, so it stays small; IPv6 will get
+ * its own map). Two kinds of entry share the map, told apart by the
+ * value's flags:
+ *   connection  the tuple of the original direction after Service
+ *               translation (client -> backend); replies are looked up with
+ *               the tuple swapped
+ *   frontend    (SL_CT_F_FRONT) the tuple before translation (client ->
+ *               ClusterIP:port) of a Service flow: remembers the backend,
+ *               so a flow's later packets are translated from this one
+ *               entry, without the Service and backend maps
+ * Every packet's first lookup is its own tuple, which finds either kind.
  * For ICMP echo, sport = dport = echo id. */
 struct ct_key {
-	union sl_addr saddr; /* network order */
-	union sl_addr daddr;
+	__be32 saddr; /* network order */
+	__be32 daddr;
 	__be16 sport;
 	__be16 dport;
-	__u8 proto;  /* IPPROTO_* */
-	__u8 family; /* SL_AF_INET / SL_AF_INET6 */
-	__u8 scope;  /* enum sl_ct_scope */
-	__u8 pad;
+	__u8 proto; /* IPPROTO_* */
+	__u8 pad[3];
 };
-SL_STATIC_ASSERT(sizeof(struct ct_key) == 40, "ct_key size");
+SL_STATIC_ASSERT(sizeof(struct ct_key) == 16, "ct_key size");
 
 enum sl_ct_state {
 	SL_CT_NEW = 0,         /* TCP SYN seen / first packet of UDP, ICMP */
@@ -35,26 +38,33 @@ enum sl_ct_state {
 	SL_CT_CLOSING = 2,     /* FIN or RST seen */
 };
 
-#define SL_CT_F_SVC          0x01 /* created by Service translation: rev_nat_id is set */
+#define SL_CT_F_SVC          0x01 /* connection of a Service flow: replies come from nat_addr:nat_port */
 #define SL_CT_F_POLICY_AUDIT 0x02 /* allowed by policy in audit mode (reserved) */
 #define SL_CT_F_HAIRPIN      0x04 /* source was rewritten for hairpin (client == backend) */
 #define SL_CT_F_NODE_PORT    0x08 /* reserved */
+#define SL_CT_F_FRONT        0x10 /* frontend entry: translate to nat_addr:nat_port */
 
 /* sluice_ct value. Created by the datapath on the first packet, refreshed
- * on every packet, deleted by sluiced's garbage collector once expired. */
+ * on every packet of its direction(s), deleted by sluiced's garbage
+ * collector once expired. A frontend entry counts the flow's forward
+ * packets, its connection entry the replies. */
 struct ct_entry {
 	__u64 expires_ns;  /* bpf_ktime_get_ns() deadline */
 	__u64 created_ns;
-	__u64 packets;     /* both directions */
+	__u64 packets;
 	__u64 bytes;
-	__u32 rev_nat_id;  /* SCOPE_CONN: Service frontend to restore on replies; 0 none */
-	__u32 backend_id;  /* SCOPE_SVC: chosen backend; SCOPE_CONN: backend in use or 0 */
+	__u32 rev_nat_id;  /* Service flows: the frontend (sluice_revnat); 0 none */
+	__u32 backend_id;  /* Service flows: the backend (sluice_backend); 0 none */
 	__u32 src_identity; /* identity of the initiator */
 	__u8 state;        /* enum sl_ct_state */
 	__u8 flags;        /* SL_CT_F_* */
 	__u8 tcp_flags_orig;  /* TCP flags seen in the original direction (OR'ed) */
 	__u8 tcp_flags_reply; /* TCP flags seen in the reply direction */
-	union sl_addr nat_addr; /* hairpin: the original source address */
+	__be32 nat_addr;   /* SL_CT_F_FRONT: the backend; SL_CT_F_SVC: the frontend */
+	__be16 nat_port;   /* port of nat_addr, network order */
+	__u16 pad;
+	__be32 client_addr; /* SL_CT_F_HAIRPIN: the client's own address */
+	__u32 pad2;
 };
 SL_STATIC_ASSERT(sizeof(struct ct_entry) == 64, "ct_entry size");
 

@@ -22,7 +22,7 @@ SL_STATIC_ASSERT(sizeof(struct ep_key) == 20, "ep_key size");
  * Written by sluiced when the CNI plugin registers the endpoint. */
 struct ep_info {
 	__u32 ifindex;     /* host-side veth ifindex (in the node netns) */
-	__u32 ep_id;       /* endpoint id, allocated by sluiced, never 0 */
+	__u32 ep_id;       /* endpoint id, allocated by sluiced: 1 .. SL_EP_MAX-1 */
 	__u32 identity;    /* security identity of the pod */
 	__u32 flags;       /* SL_EP_F_* */
 	__u8 mac[6];       /* pod-side (eth0) MAC */

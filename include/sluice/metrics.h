@@ -44,9 +44,12 @@ struct metrics_val {
 #define SL_METRICS_MAX (SL_REASON_MAX * SL_DIR_MAX)
 
 #define SL_MAP_EP_STATS "sluice_ep_stats"
-/* sluice_ep_stats: per-CPU hash, key = host-side ifindex (__u32).
- * Entry created by sluiced at registration, updated by the datapath,
- * deleted by sluiced with the endpoint. */
+/* sluice_ep_stats: per-CPU array, index = endpoint id (ep_info.ep_id,
+ * below SL_EP_MAX): an array so the datapath's two lookups per packet are
+ * inlined, not hashed. Zeroed by sluiced at registration and deletion,
+ * counted by the datapath. Drops are charged to an endpoint only once the
+ * sender is verified (address and interface); earlier drops count per
+ * reason in sluice_metrics. */
 struct ep_stats {
 	__u64 tx_packets; /* sent by the pod and forwarded */
 	__u64 tx_bytes;

@@ -162,7 +162,7 @@ Test(dp_lb, first_packet_translation)
 {
 	uint8_t in[TP_MAX], out[TP_MAX];
 	struct tp_spec s = from_a(VIP1, IPPROTO_TCP, 40000, 80, 0x02);
-	struct ct_key k = { .proto = IPPROTO_TCP, .family = SL_AF_INET, .scope = SL_CT_SCOPE_SVC };
+	struct ct_key k = { .proto = IPPROTO_TCP };
 	struct ct_entry e;
 	uint32_t out_len;
 	size_t len = tp_build(in, &s);
@@ -173,20 +173,24 @@ Test(dp_lb, first_packet_translation)
 	tp_assert_csums(out, out_len);
 	cr_expect_arr_eq(out, B_MAC, 6, "not delivered to B's MAC");
 
-	k.saddr.v4 = tp_ip(A_IP);
-	k.daddr.v4 = tp_ip(VIP1);
+	k.saddr = tp_ip(A_IP);
+	k.daddr = tp_ip(VIP1);
 	k.sport = htons(40000);
 	k.dport = htons(80);
 	cr_assert_eq(bpf_map_lookup_elem(bpf_map__fd(fp->maps.sluice_ct), &k, &e), 0,
-		     "no SCOPE_SVC entry");
-	cr_expect_eq(e.backend_id, BE_B, "SVC entry backend %u, want %u", e.backend_id, BE_B);
-	k.scope = SL_CT_SCOPE_CONN;
-	k.daddr.v4 = tp_ip(B_IP);
+		     "no frontend entry");
+	cr_expect_eq(e.backend_id, BE_B, "frontend entry backend %u, want %u", e.backend_id, BE_B);
+	cr_expect(e.flags & SL_CT_F_FRONT, "flags %#x lack FRONT", e.flags);
+	cr_expect_eq(e.nat_addr, tp_ip(B_IP), "frontend entry's backend address");
+	cr_expect_eq(e.nat_port, htons(8080), "frontend entry's backend port");
+	k.daddr = tp_ip(B_IP);
 	k.dport = htons(8080);
 	cr_assert_eq(bpf_map_lookup_elem(bpf_map__fd(fp->maps.sluice_ct), &k, &e), 0,
 		     "no connection entry for the post-DNAT tuple");
 	cr_expect_eq(e.rev_nat_id, 1, "rev_nat_id %u", e.rev_nat_id);
 	cr_expect(e.flags & SL_CT_F_SVC, "flags %#x lack SVC", e.flags);
+	cr_expect_eq(e.nat_addr, tp_ip(VIP1), "connection entry's frontend address");
+	cr_expect_eq(e.nat_port, htons(80), "connection entry's frontend port");
 
 	/* UDP, to a different frontend port of the same ClusterIP. */
 	s = from_a(VIP1, IPPROTO_UDP, 40001, 53, 0);

@@ -183,25 +183,29 @@ Test(decode, metrics_sum_over_cpus)
 
 Test(decode, ep_stats_sum)
 {
-	__u32 ifindex = 12;
+	__u32 id = 12;
 	struct ep_stats v[2] = {{1, 2, 3, 4, 5, 6}, {10, 20, 30, 40, 50, 60}};
-	struct entry e = {SL_MAP_EP_STATS, &ifindex, 4, v, sizeof(v[0]), 2};
+	struct ep_stats zero[2] = {0};
+	struct entry e = {SL_MAP_EP_STATS, &id, 4, v, sizeof(v[0]), 2};
+	struct entry ez = {SL_MAP_EP_STATS, &id, 4, zero, sizeof(zero[0]), 2};
+	const struct cnictl_decoder *dec = cnictl_decoder_find(SL_MAP_EP_STATS);
 	json_t *j = decode_json(&e);
 
-	expect_member("ep_stats", j, "key.ifindex", "12");
+	cr_assert_not_null(dec);
+	cr_expect(!cnictl_decode_skip(dec, e.key, 4, e.value, sizeof(v[0]), 2),
+		  "counting slot hidden");
+	cr_expect(cnictl_decode_skip(dec, ez.key, 4, ez.value, sizeof(zero[0]), 2),
+		  "unused slot (all zero) shown");
+	expect_member("ep_stats", j, "key.endpoint", "12");
 	expect_member("ep_stats", j, "value.txPackets", "11");
 	expect_member("ep_stats", j, "value.rxBytes", "44");
 	expect_member("ep_stats", j, "value.dropBytes", "66");
 	json_decref(j);
 }
 
-Test(decode, conntrack)
+Test(decode, conntrack_frontend)
 {
-	struct ct_key k = {.sport = htons(40000),
-			   .dport = htons(80),
-			   .proto = 6,
-			   .family = SL_AF_INET,
-			   .scope = SL_CT_SCOPE_SVC};
+	struct ct_key k = {.sport = htons(40000), .dport = htons(80), .proto = 6};
 	struct ct_entry v = {.expires_ns = cnictl_ktime_now() + 100500000000ull,
 			     .packets = 3,
 			     .bytes = 180,
@@ -209,31 +213,34 @@ Test(decode, conntrack)
 			     .backend_id = 9,
 			     .src_identity = 256,
 			     .state = SL_CT_ESTABLISHED,
-			     .flags = SL_CT_F_SVC | SL_CT_F_HAIRPIN,
+			     .flags = SL_CT_F_FRONT,
 			     .tcp_flags_orig = 0x12,
-			     .tcp_flags_reply = 0};
+			     .tcp_flags_reply = 0,
+			     .nat_port = htons(8080)};
 	struct entry e = {SL_MAP_CT, &k, sizeof(k), &v, sizeof(v), 0};
 	json_t *j, *exp;
 
-	inet_pton(AF_INET, "10.1.0.5", &k.saddr.v4);
-	inet_pton(AF_INET, "10.96.0.10", &k.daddr.v4);
-	inet_pton(AF_INET, "10.1.0.5", &v.nat_addr.v4);
+	inet_pton(AF_INET, "10.1.0.5", &k.saddr);
+	inet_pton(AF_INET, "10.96.0.10", &k.daddr);
+	inet_pton(AF_INET, "10.1.0.7", &v.nat_addr);
 	j = decode_json(&e);
 	expect_member("ct", j, "key.src", "\"10.1.0.5\"");
 	expect_member("ct", j, "key.sport", "40000");
 	expect_member("ct", j, "key.dst", "\"10.96.0.10\"");
 	expect_member("ct", j, "key.dport", "80");
 	expect_member("ct", j, "key.proto", "\"TCP\"");
-	expect_member("ct", j, "key.scope", "\"svc\"");
+	expect_member("ct", j, "value.scope", "\"svc\"");
 	expect_member("ct", j, "value.state", "\"established\"");
-	expect_member("ct", j, "value.flags", "[\"svc\",\"hairpin\"]");
+	expect_member("ct", j, "value.flags", "[\"front\"]");
 	expect_member("ct", j, "value.packets", "3");
 	expect_member("ct", j, "value.revNat", "5");
 	expect_member("ct", j, "value.backend", "9");
 	expect_member("ct", j, "value.srcIdentity", "256");
 	expect_member("ct", j, "value.tcpOrig", "\"SA\"");
 	expect_member("ct", j, "value.tcpReply", "\"-\"");
-	expect_member("ct", j, "value.natAddr", "\"10.1.0.5\"");
+	expect_member("ct", j, "value.natAddr", "\"10.1.0.7\"");
+	expect_member("ct", j, "value.natPort", "8080");
+	expect_member("ct", j, "value.client", "null");
 	exp = json_object_get(json_object_get(j, "value"), "expiresIn");
 	cr_expect(json_is_integer(exp) && json_integer_value(exp) >= 99 &&
 		      json_integer_value(exp) <= 100,
@@ -241,26 +248,48 @@ Test(decode, conntrack)
 	json_decref(j);
 }
 
-Test(decode, conntrack_ipv6_expired_udp)
+Test(decode, conntrack_hairpin_connection)
 {
-	struct ct_key k = {
-	    .sport = htons(53), .dport = htons(5353), .proto = 17, .family = SL_AF_INET6};
-	struct ct_entry v = {.expires_ns = 1, .state = SL_CT_NEW};
+	struct ct_key k = {.sport = htons(40000), .dport = htons(8080), .proto = 6};
+	struct ct_entry v = {.expires_ns = 1,
+			     .state = SL_CT_NEW,
+			     .flags = SL_CT_F_SVC | SL_CT_F_HAIRPIN,
+			     .nat_port = htons(80)};
 	struct entry e = {SL_MAP_CT, &k, sizeof(k), &v, sizeof(v), 0};
 	json_t *j, *exp;
 
-	inet_pton(AF_INET6, "fd00::1", &k.saddr);
-	inet_pton(AF_INET6, "fd00::2", &k.daddr);
+	inet_pton(AF_INET, "169.254.42.1", &k.saddr);
+	inet_pton(AF_INET, "10.1.0.5", &k.daddr);
+	inet_pton(AF_INET, "10.96.0.10", &v.nat_addr);
+	inet_pton(AF_INET, "10.1.0.5", &v.client_addr);
 	j = decode_json(&e);
-	expect_member("ct6", j, "key.src", "\"fd00::1\"");
-	expect_member("ct6", j, "key.proto", "\"UDP\"");
-	expect_member("ct6", j, "key.scope", "\"conn\"");
-	expect_member("ct6", j, "value.state", "\"new\"");
-	expect_member("ct6", j, "value.flags", "[]");
-	expect_member("ct6", j, "value.natAddr", "null");
+	expect_member("ct", j, "key.src", "\"169.254.42.1\"");
+	expect_member("ct", j, "value.scope", "\"conn\"");
+	expect_member("ct", j, "value.state", "\"new\"");
+	expect_member("ct", j, "value.flags", "[\"svc\",\"hairpin\"]");
+	expect_member("ct", j, "value.natAddr", "\"10.96.0.10\"");
+	expect_member("ct", j, "value.natPort", "80");
+	expect_member("ct", j, "value.client", "\"10.1.0.5\"");
 	exp = json_object_get(json_object_get(j, "value"), "expiresIn");
 	cr_expect(json_integer_value(exp) <= 0, "a past deadline is negative or 0, got %lld",
 		  (long long)json_integer_value(exp));
+	json_decref(j);
+}
+
+Test(decode, conntrack_plain_udp)
+{
+	struct ct_key k = {.sport = htons(53), .dport = htons(5353), .proto = 17};
+	struct ct_entry v = {.expires_ns = 1, .state = SL_CT_NEW};
+	struct entry e = {SL_MAP_CT, &k, sizeof(k), &v, sizeof(v), 0};
+	json_t *j;
+
+	inet_pton(AF_INET, "10.1.0.5", &k.saddr);
+	inet_pton(AF_INET, "10.1.0.6", &k.daddr);
+	j = decode_json(&e);
+	expect_member("ct", j, "key.proto", "\"UDP\"");
+	expect_member("ct", j, "value.scope", "\"conn\"");
+	expect_member("ct", j, "value.flags", "[]");
+	expect_member("ct", j, "value.natAddr", "null");
 	json_decref(j);
 }
 

@@ -50,7 +50,7 @@ static void setup(void)
 		     strerror(errno));
 	pin_map(SL_MAP_EP, BPF_MAP_TYPE_HASH, sizeof(struct ep_key), sizeof(struct ep_info), 1024,
 		0);
-	pin_map(SL_MAP_EP_STATS, BPF_MAP_TYPE_PERCPU_HASH, 4, sizeof(struct ep_stats), 1024, 0);
+	pin_map(SL_MAP_EP_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct ep_stats), 1024, 0);
 	pin_map(SL_MAP_IPCACHE, BPF_MAP_TYPE_LPM_TRIE, sizeof(struct ipcache_key),
 		sizeof(struct ipcache_val), 1024, BPF_F_NO_PREALLOC);
 	pin_map(SL_MAP_LB_NETNS, BPF_MAP_TYPE_HASH, 8, 4, 1024, 0);
@@ -120,6 +120,34 @@ static int ep_lookup(const char *ip, struct ep_info *out)
 	return bpf_map_lookup_elem(fd, &k, out) ? -errno : 0;
 }
 
+/* Put counts in endpoint id's ep_stats slot, as the datapath would. */
+static void stats_dirty_slot(__u32 id)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct ep_stats *v = calloc(ncpu, sizeof(*v));
+
+	cr_assert_not_null(v);
+	v[0].tx_packets = 3;
+	v[0].drop_packets = 1;
+	cr_assert_eq(bpf_map_update_elem(ctl_map_fd(SL_MAP_EP_STATS), &id, v, BPF_ANY), 0);
+	free(v);
+}
+
+/* Whether endpoint id's ep_stats slot is all zero on every CPU. */
+static bool stats_zero_slot(__u32 id)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct ep_stats *v = calloc(ncpu, sizeof(*v));
+	bool zero = true;
+
+	cr_assert_not_null(v);
+	cr_assert_eq(bpf_map_lookup_elem(ctl_map_fd(SL_MAP_EP_STATS), &id, v), 0);
+	for (int c = 0; c < ncpu; c++)
+		zero = zero && !v[c].tx_packets && !v[c].rx_packets && !v[c].drop_packets;
+	free(v);
+	return zero;
+}
+
 static size_t count_keys(const char *map, size_t ks)
 {
 	int fd = ctl_map_fd(map);
@@ -143,7 +171,7 @@ Test(endpoints, add_writes_maps_and_record)
 	struct ipcache_val iv;
 	struct ep_info info;
 	char path[256];
-	__u32 ifindex = 1;
+	__u32 id;
 	struct ep_stats st[512];
 
 	cr_assert(json_is_object(ep), "reply has no endpoint");
@@ -157,8 +185,12 @@ Test(endpoints, add_writes_maps_and_record)
 	cr_expect_eq(info.netns_cookie, 77);
 	cr_expect_eq(info.mac[5], 5, "mac[5] %u", info.mac[5]);
 	cr_expect_eq(info.host_mac[4], 1, "host_mac[4] %u", info.host_mac[4]);
-	cr_expect_eq(bpf_map_lookup_elem(ctl_map_fd(SL_MAP_EP_STATS), &ifindex, st), 0,
-		     "no ep_stats");
+	id = info.ep_id;
+	cr_assert_lt(id, 1024, "endpoint id %u beyond the counters' array", id);
+	cr_expect_eq(bpf_map_lookup_elem(ctl_map_fd(SL_MAP_EP_STATS), &id, st), 0,
+		     "no ep_stats slot");
+	cr_expect_eq(st[0].tx_packets + st[0].rx_packets + st[0].drop_packets, 0,
+		     "a new endpoint's counters must start at zero");
 	ik.addr.b[0] = 10, ik.addr.b[1] = 244, ik.addr.b[2] = 1, ik.addr.b[3] = 5;
 	cr_assert_eq(bpf_map_lookup_elem(ctl_map_fd(SL_MAP_IPCACHE), &ik, &iv), 0,
 		     "no ipcache entry");
@@ -227,8 +259,12 @@ Test(endpoints, del_removes_everything_and_is_idempotent)
 	char err[512], path[256];
 	json_t *reply = add_ok("c1", "10.244.1.5", "lo", 1);
 	struct ep_info info;
+	__u32 id;
 
 	json_decref(reply);
+	cr_assert_eq(ep_lookup("10.244.1.5", &info), 0, "no sluice_ep entry");
+	id = info.ep_id;
+	stats_dirty_slot(id); /* as traffic would */
 	for (int i = 0; i < 2; i++) {
 		int ret = call(
 		    "{\"request\":\"endpoint.del\",\"containerID\":\"c1\",\"ifname\":\"eth0\"}",
@@ -238,7 +274,7 @@ Test(endpoints, del_removes_everything_and_is_idempotent)
 		json_decref(reply);
 	}
 	cr_expect_eq(ep_lookup("10.244.1.5", &info), -ENOENT, "sluice_ep entry left");
-	cr_expect_eq(count_keys(SL_MAP_EP_STATS, 4), 0, "ep_stats entry left");
+	cr_expect(stats_zero_slot(id), "ep_stats slot %u not zeroed", id);
 	cr_expect_eq(count_keys(SL_MAP_IPCACHE, sizeof(struct ipcache_key)), 0,
 		     "ipcache entry left");
 	cr_expect_eq(count_keys(SL_MAP_LB_NETNS, 8), 0, "lb_netns entry left");

@@ -39,12 +39,11 @@ static void put(unsigned int i, uint64_t expires, uint8_t state)
 	struct ct_key k = {0};
 	struct ct_entry e = {0};
 
-	k.saddr.v4 = htonl(0x0af40000 + i);
-	k.daddr.v4 = htonl(0x0a60000a);
+	k.saddr = htonl(0x0af40000 + i);
+	k.daddr = htonl(0x0a60000a);
 	k.sport = htons(10000 + i % 50000);
 	k.dport = htons(80);
 	k.proto = 6;
-	k.family = SL_AF_INET;
 	e.expires_ns = expires;
 	e.state = state;
 	cr_assert_eq(bpf_map_update_elem(ct_fd, &k, &e, BPF_ANY), 0, "insert %u: %s", i,
