@@ -48,6 +48,43 @@ CNICTL_DECODER(cnictl_dec_ep) = {
     .value = ep_value,
 };
 
+/* ---- sluice_ep_slots -------------------------------------------------------------- */
+
+static void ep_slot_key(const void *k)
+{
+	__u32 idx;
+
+	memcpy(&idx, k, sizeof(idx));
+	pr_u64("slot", idx);
+}
+
+static void ep_slot_value(const void *k, const void *v)
+{
+	const struct ep_slot *s = v;
+
+	cnictl_pr_v4("ip", s->addr);
+	ep_value(k, &s->info);
+}
+
+/* 65,536 slots: only those in use. */
+static bool ep_slot_skip(const void *k, const void *v)
+{
+	const struct ep_slot *s = v;
+
+	(void)k;
+	return !s->info.ifindex;
+}
+
+CNICTL_DECODER(cnictl_dec_ep_slots) = {
+    .map = SL_MAP_EP_SLOTS,
+    .doc = "local endpoints by the low 16 bits of their IPv4 address (sluice_ep without hashing)",
+    .key_size = sizeof(__u32),
+    .value_size = sizeof(struct ep_slot),
+    .key = ep_slot_key,
+    .value = ep_slot_value,
+    .skip = ep_slot_skip,
+};
+
 /* ---- sluice_ipcache --------------------------------------------------------------- */
 
 static const char *const ipc_flag_names[] = {"local"};

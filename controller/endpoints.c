@@ -5,6 +5,7 @@
  * (written to a temporary file and renamed, so a crash leaves the old or the
  * new record, never half of one) and these map entries:
  *   sluice_ep[ip]                 one per address: delivery and anti-spoofing
+ *   sluice_ep_slots[low ip bits]  the same without hashing (ep_slots.c)
  *   sluice_ep_stats[endpoint id]  zeroed counters (an array slot: ids stay
  *                                 below SL_EP_MAX)
  *   sluice_ipcache[ip/32|128]     identity, SL_IPC_F_LOCAL (claimed through
@@ -36,6 +37,7 @@
 #include "core.h"
 #include "ctl.h"
 #include "endpoints.h"
+#include "ep_slots.h"
 #include "ipcache.h"
 #include "linkdel.h"
 #include "policy.h"
@@ -573,16 +575,46 @@ static int ep_map_set(const struct endpoint *ep)
 		return fd;
 	ep_info_of(ep, &v);
 	for (int i = 0; i < ep->n_ips; i++) {
+		int ret;
+
 		ep_key_of(&ep->ips[i], &k);
 		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY)) {
-			int ret = -errno;
-
+			ret = -errno;
 			pr_warn("couldn't write %s for endpoint %s/%s: %s\n", SL_MAP_EP,
 				ep->container_id, ep->ifname, strerror(errno));
 			return ret;
 		}
+		/* After the authoritative entry: a slot never names an
+		 * address sluice_ep does not have. */
+		ret = ep_slots_set(&ep->ips[i].addr, ep->ips[i].family, &v);
+		if (ret)
+			return ret;
 	}
 	return 0;
+}
+
+/* Give the slot ip leaves to another endpoint's address that shares it
+ * (it was served by sluice_ep alone). */
+static void slot_promote(const struct endpoint *gone, const struct sl_cidr *ip)
+{
+	struct ep_info v;
+
+	if (ip->family != SL_AF_INET)
+		return;
+	for (size_t i = 0; i < n_eps; i++) {
+		if (eps[i] == gone)
+			continue;
+		for (int j = 0; j < eps[i]->n_ips; j++) {
+			const struct sl_cidr *o = &eps[i]->ips[j];
+
+			if (o->family != SL_AF_INET || o->addr.v4 == ip->addr.v4 ||
+			    SL_EP_SLOT(ntohl(o->addr.v4)) != SL_EP_SLOT(ntohl(ip->addr.v4)))
+				continue;
+			ep_info_of(eps[i], &v);
+			ep_slots_set(&o->addr, o->family, &v);
+			return;
+		}
+	}
 }
 
 /* Remove our sluice_ep entries; an entry another endpoint now owns stays. */
@@ -596,8 +628,11 @@ static void ep_map_clear(const struct endpoint *ep)
 		return;
 	for (int i = 0; i < ep->n_ips; i++) {
 		ep_key_of(&ep->ips[i], &k);
+		/* The slot first: it must never outlive the entry. */
+		ep_slots_clear(&ep->ips[i].addr, ep->ips[i].family, ep->id);
 		if (!bpf_map_lookup_elem(fd, &k, &v) && v.ep_id == ep->id)
 			bpf_map_delete_elem(fd, &k);
+		slot_promote(ep, &ep->ips[i]);
 	}
 }
 
@@ -1152,6 +1187,12 @@ static int resync_maps(void)
 		if (!ep) {
 			/* Deleting the current key restarts the walk from the
 			 * start on some kernels: that only costs time. */
+			if (key.family == SL_AF_INET) {
+				struct ep_info stale;
+
+				if (!bpf_map_lookup_elem(fd, &key, &stale))
+					ep_slots_clear(&key.addr, key.family, stale.ep_id);
+			}
 			if (!bpf_map_delete_elem(fd, &key)) {
 				removed++;
 				prev = NULL;
@@ -1172,17 +1213,27 @@ static int resync_maps(void)
 			return ret;
 		for (int j = 0; j < ep->n_ips; j++) {
 			ep_key_of(&ep->ips[j], &key);
-			if (!bpf_map_lookup_elem(fd, &key, &cur) &&
-			    !memcmp(&cur, &want, sizeof(cur)))
-				continue;
-			if (bpf_map_update_elem(fd, &key, &want, BPF_ANY)) {
-				ret = -errno;
-				pr_warn("couldn't write %s: %s\n", SL_MAP_EP, strerror(errno));
-				return ret;
+			if (bpf_map_lookup_elem(fd, &key, &cur) || memcmp(&cur, &want, sizeof(cur))) {
+				if (bpf_map_update_elem(fd, &key, &want, BPF_ANY)) {
+					ret = -errno;
+					pr_warn("couldn't write %s: %s\n", SL_MAP_EP,
+						strerror(errno));
+					return ret;
+				}
+				written++;
 			}
-			written++;
+			ret = ep_slots_set(&ep->ips[j].addr, ep->ips[j].family, &want);
+			if (ret)
+				return ret;
 		}
 	}
+	/* Slots of addresses sluice_ep no longer has (or has with another
+	 * value): emptied before anything else could rely on them. */
+	ret = ep_slots_prune();
+	if (ret < 0)
+		return ret;
+	if (ret)
+		pr_info("endpoints: %d stale %s slots emptied\n", ret, SL_MAP_EP_SLOTS);
 	/* Counters of interfaces, and socket-LB netns, that no record has. */
 	stats_zero_unowned();
 	delete_unowned(SL_MAP_LB_NETNS, sizeof(__u64), cookie_owned);

@@ -6,6 +6,7 @@
  * Maps (pinned as <bpffs>/<name>; sizes are the defaults, sluiced may change
  * max_entries through the skeleton before load, identically on every object):
  *   sluice_ep         hash     ep_key -> ep_info            SL_EP_MAX        sluiced
+ *   sluice_ep_slots   array    low 16 addr bits -> ep_slot  SL_EP_SLOTS      sluiced
  *   sluice_ipcache    lpm      ipcache_key -> ipcache_val   SL_IPCACHE_MAX   sluiced
  *   sluice_metrics    pcpu arr reason*2+dir -> metrics_val  SL_METRICS_MAX   datapath
  *   sluice_ep_stats   pcpu arr ep_id -> ep_stats           SL_EP_MAX        sluiced zeroes, datapath counts
@@ -57,6 +58,16 @@ struct {
 	__uint(max_entries, SL_EP_MAX);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_ep SEC(".maps");
+
+/* Local pods by the low bits of their address: sluice_ep without hashing
+ * (include/sluice/endpoint.h). Written by sluiced. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct ep_slot);
+	__uint(max_entries, SL_EP_SLOTS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_ep_slots SEC(".maps");
 
 /* Address/prefix -> security identity, cluster-wide. Written by sluiced. */
 struct {

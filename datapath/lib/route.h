@@ -9,11 +9,17 @@
 #include "metrics.h"
 #include "pkt.h"
 
-/* The local endpoint owning IPv4 address addr, or NULL. */
+/* The local endpoint owning IPv4 address addr, or NULL. Its slot first
+ * (an inlined array access); sluice_ep's hash only when the slot holds
+ * another address or none (non-local addresses, the rare collision). */
 static __always_inline struct ep_info *ep_lookup_v4(__be32 addr)
 {
 	struct ep_key k = { .family = SL_AF_INET };
+	__u32 idx = SL_EP_SLOT(bpf_ntohl(addr));
+	struct ep_slot *s = bpf_map_lookup_elem(&sluice_ep_slots, &idx);
 
+	if (s && s->addr == addr && s->info.ifindex)
+		return &s->info;
 	k.addr.v4 = addr;
 	return bpf_map_lookup_elem(&sluice_ep, &k);
 }

@@ -371,12 +371,18 @@ static void add_ep(const char *ip, uint32_t ifindex, uint32_t ep_id, uint32_t id
 	struct ipcache_val iv = { .identity = identity, .flags = SL_IPC_F_LOCAL };
 	int ncpu = libbpf_num_possible_cpus();
 	struct ep_stats *st = calloc(ncpu, sizeof(*st));
+	struct ep_slot slot;
+	uint32_t idx;
 
 	k.addr.v4 = ip4(ip);
 	ik.addr.v4 = k.addr.v4;
 	memcpy(v.mac, mac, 6);
 	memcpy(v.host_mac, hmac, 6);
+	/* As sluiced's endpoints module writes them: sluice_ep, then the slot. */
+	slot = (struct ep_slot){ .addr = k.addr.v4, .info = v };
+	idx = SL_EP_SLOT(ntohl(k.addr.v4));
 	if (!st || bpf_map_update_elem(bpf_map__fd(fp->maps.sluice_ep), &k, &v, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(fp->maps.sluice_ep_slots), &idx, &slot, BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(fp->maps.sluice_ipcache), &ik, &iv, BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(fp->maps.sluice_ep_stats), &ep_id, st, BPF_ANY))
 		die("endpoint %s: %s", ip, strerror(errno));

@@ -31,4 +31,26 @@ struct ep_info {
 };
 SL_STATIC_ASSERT(sizeof(struct ep_info) == 40, "ep_info size");
 
+#define SL_MAP_EP_SLOTS "sluice_ep_slots"
+#define SL_EP_SLOTS 65536 /* power of two */
+
+/* sluice_ep_slots: array, index = low 16 bits of a local pod's IPv4
+ * address (host order), value = that address and its ep_info: the same
+ * data as sluice_ep, found without hashing (local pods come from one node
+ * CIDR, so their low bits rarely collide). sluice_ep stays authoritative:
+ * the datapath uses a slot only when it holds the very address it looks
+ * for, else it looks sluice_ep up. Written by sluiced after the sluice_ep
+ * entry, cleared before it is deleted; a slot two local addresses share is
+ * given to one, the other is served by sluice_ep. An empty slot has
+ * info.ifindex == 0. */
+struct ep_slot {
+	__be32 addr; /* network order */
+	__u32 pad;
+	struct ep_info info;
+};
+SL_STATIC_ASSERT(sizeof(struct ep_slot) == 48, "ep_slot size");
+
+/* The slot of an IPv4 address given in host order. */
+#define SL_EP_SLOT(host_order_addr) ((__u32)(host_order_addr) & (SL_EP_SLOTS - 1))
+
 #endif

@@ -261,18 +261,32 @@ static inline void tp_share_maps(struct bpf_object *obj, struct bpf_object *ref)
 	}
 }
 
-static inline void tp_add_ep(int fd, const char *ip, uint32_t ifindex, uint32_t identity,
-			     const uint8_t mac[6], const uint8_t host_mac[6])
+/* Register a local endpoint as sluiced does: its sluice_ep entry, then its
+ * sluice_ep_slots slot (slots_fd < 0: sluice_ep only, as for an address
+ * whose slot another endpoint holds). The endpoint id is the ifindex. */
+static inline void tp_add_ep(int fd, int slots_fd, const char *ip, uint32_t ifindex,
+			     uint32_t identity, const uint8_t mac[6], const uint8_t host_mac[6])
 {
 	struct ep_key k = { .family = SL_AF_INET };
 	struct ep_info v = { .ifindex = ifindex, .ep_id = ifindex, .identity = identity };
+	struct ep_slot slot = { .addr = tp_ip(ip) };
+	uint32_t idx = SL_EP_SLOT(ntohl(tp_ip(ip)));
 
 	k.addr.v4 = tp_ip(ip);
 	memcpy(v.mac, mac, 6);
 	memcpy(v.host_mac, host_mac, 6);
 	cr_assert_eq(bpf_map_update_elem(fd, &k, &v, BPF_ANY), 0, "add ep %s: %s", ip,
 		     strerror(errno));
+	slot.info = v;
+	if (slots_fd >= 0)
+		cr_assert_eq(bpf_map_update_elem(slots_fd, &idx, &slot, BPF_ANY), 0,
+			     "ep slot %s: %s", ip, strerror(errno));
 }
+
+/* tp_add_ep() into the endpoint maps of skeleton skel. */
+#define TP_ADD_EP(skel, ...)                                                                  \
+	tp_add_ep(bpf_map__fd((skel)->maps.sluice_ep), bpf_map__fd((skel)->maps.sluice_ep_slots), \
+		  __VA_ARGS__)
 
 /* Create the (per-CPU, zeroed) ep_stats entry sluiced makes at registration. */
 static inline void tp_add_ep_stats(int fd, uint32_t ifindex)

@@ -84,8 +84,8 @@ static void setup(void)
 	tp_share_maps(tpod->obj, fp->obj);
 	cr_assert_eq(to_pod__load(tpod), 0, "load to_pod: %s", strerror(errno));
 
-	tp_add_ep(bpf_map__fd(fp->maps.sluice_ep), A_IP, a_if, 300, A_MAC, A_HMAC);
-	tp_add_ep(bpf_map__fd(fp->maps.sluice_ep), B_IP, b_if, 301, B_MAC, B_HMAC);
+	TP_ADD_EP(fp, A_IP, a_if, 300, A_MAC, A_HMAC);
+	TP_ADD_EP(fp, B_IP, b_if, 301, B_MAC, B_HMAC);
 	put_backend(BE_B, B_IP, 8080);
 	put_backend(BE_R, R_IP, 8080);
 	put_backend(BE_A, A_IP, 8080);

@@ -36,8 +36,8 @@ static void setup(void)
 	tp_share_maps(tpod->obj, fp->obj);
 	cr_assert_eq(to_pod__load(tpod), 0, "load to_pod (verifier): %s", strerror(errno));
 
-	tp_add_ep(bpf_map__fd(fp->maps.sluice_ep), A_IP, A_IF, A_ID, A_MAC, A_HMAC);
-	tp_add_ep(bpf_map__fd(fp->maps.sluice_ep), B_IP, B_IF, B_ID, B_MAC, B_HMAC);
+	TP_ADD_EP(fp, A_IP, A_IF, A_ID, A_MAC, A_HMAC);
+	TP_ADD_EP(fp, B_IP, B_IF, B_ID, B_MAC, B_HMAC);
 	tp_add_ep_stats(bpf_map__fd(fp->maps.sluice_ep_stats), A_IF);
 	tp_add_ep_stats(bpf_map__fd(fp->maps.sluice_ep_stats), B_IF);
 }
@@ -288,7 +288,7 @@ Test(dp_route, udp_timeout_knob)
 	tp_unpin(f2->obj);
 	f2->rodata->ct_timeout_udp = 7;
 	cr_assert_eq(from_pod__load(f2), 0);
-	tp_add_ep(bpf_map__fd(f2->maps.sluice_ep), A_IP, A_IF, A_ID, A_MAC, A_HMAC);
+	TP_ADD_EP(f2, A_IP, A_IF, A_ID, A_MAC, A_HMAC);
 	len = tp_build(in, &s);
 	cr_assert_eq(tp_run(f2->progs.from_pod, in, len, out, &out_len), TC_ACT_OK);
 	k.saddr = tp_ip(A_IP);
@@ -370,4 +370,50 @@ Test(dp_route, policy_stateful)
 	len = tp_build(in, &a_syn);
 	ret = tp_run(fp->progs.from_pod, in, len, out, &out_len);
 	cr_expect_eq(ret, TC_ACT_OK, "established packet after the rule was removed: %d", ret);
+}
+
+/* Two local addresses sharing a slot of sluice_ep_slots (same low 16
+ * bits): the one without the slot is served by sluice_ep, as a source
+ * (anti-spoofing passes) and as a destination (delivered to its own
+ * interface, not the slot holder's). A slot naming another address is
+ * never taken for this one. */
+Test(dp_route, slot_collision_served_by_hash)
+{
+	static const uint8_t C_MAC[6] = { 0x02, 0xaa, 0, 0, 0, 0x0c };
+	static const uint8_t C_HMAC[6] = { 0x02, 0xee, 0, 0, 0, 0x0c };
+	struct tp_spec to_c = FROM_A(.saddr = A_IP, .daddr = "10.245.0.11", .proto = IPPROTO_UDP,
+				     .sport = 4000, .dport = 53);
+	struct tp_spec from_c = { .smac = { 0x02, 0xaa, 0, 0, 0, 0x0c },
+				  .dmac = { 0x02, 0xee, 0, 0, 0, 0x0c },
+				  .saddr = "10.245.0.11", .daddr = A_IP, .proto = IPPROTO_UDP,
+				  .sport = 53, .dport = 4001 };
+	int stats = bpf_map__fd(fp->maps.sluice_ep_stats);
+	uint8_t in[TP_MAX], out[TP_MAX];
+	struct ep_stats c0, c1, b0, b1;
+	uint32_t out_len;
+	size_t len;
+	int ret;
+
+	/* C (10.245.0.11) shares B's slot (10.244.0.11): sluice_ep only. */
+	tp_add_ep(bpf_map__fd(fp->maps.sluice_ep), -1, "10.245.0.11", 9, 302, C_MAC, C_HMAC);
+	tp_add_ep_stats(stats, 9);
+	c0 = tp_ep_stats(stats, 9);
+	b0 = tp_ep_stats(stats, B_IF);
+
+	len = tp_build(in, &to_c);
+	ret = tp_run(fp->progs.from_pod, in, len, out, &out_len);
+	cr_expect_eq(ret, TC_ACT_REDIRECT, "A -> C: verdict %d, want redirect", ret);
+	cr_expect_arr_eq(out, C_MAC, 6, "A -> C delivered to another MAC than C's");
+	c1 = tp_ep_stats(stats, 9);
+	b1 = tp_ep_stats(stats, B_IF);
+	cr_expect_eq(c1.rx_packets - c0.rx_packets, 1, "C's rx not counted");
+	cr_expect_eq(b1.rx_packets, b0.rx_packets, "counted on B, the slot's holder");
+
+	/* C sending from its own interface passes anti-spoofing (test_run
+	 * packets arrive on ifindex 1: C is moved there). */
+	tp_add_ep(bpf_map__fd(fp->maps.sluice_ep), -1, "10.245.0.11", A_IF, 302, C_MAC, C_HMAC);
+	len = tp_build(in, &from_c);
+	ret = tp_run(fp->progs.from_pod, in, len, out, &out_len);
+	cr_expect_eq(ret, TC_ACT_REDIRECT, "C -> A: verdict %d, want redirect", ret);
+	cr_expect_arr_eq(out, A_MAC, 6, "C -> A not delivered to A");
 }

@@ -94,7 +94,7 @@ static void attach(const char *dev, const char *ns, const char *ip, uint32_t ide
 	cr_assert_neq(idx, 0, "no %s", dev);
 	read_mac(ns, "eth0", mac);
 	read_mac(NULL, dev, hmac);
-	tp_add_ep(bpf_map__fd(fp->maps.sluice_ep), ip, idx, identity, mac, hmac);
+	TP_ADD_EP(fp, ip, idx, identity, mac, hmac);
 	tp_add_ep_stats(bpf_map__fd(fp->maps.sluice_ep_stats), idx);
 	cr_assert_eq(bpf_tc_hook_create(&h), 0, "clsact on %s", dev);
 	cr_assert_eq(bpf_tc_attach(&h, &oi), 0, "from_pod on %s ingress", dev);

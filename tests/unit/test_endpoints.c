@@ -2,6 +2,7 @@
 /* Endpoint registration (controller/endpoints.c) against real maps pinned in
  * a bpffs of the test's own under /run. Needs root (BPF, mount): fails
  * clearly without it. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -54,6 +55,7 @@ static void setup(void)
 	pin_map(SL_MAP_IPCACHE, BPF_MAP_TYPE_LPM_TRIE, sizeof(struct ipcache_key),
 		sizeof(struct ipcache_val), 1024, BPF_F_NO_PREALLOC);
 	pin_map(SL_MAP_LB_NETNS, BPF_MAP_TYPE_HASH, 8, 4, 1024, 0);
+	pin_map(SL_MAP_EP_SLOTS, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct ep_slot), SL_EP_SLOTS, 0);
 	ctl.bpffs = bpffs;
 	ctl.state_dir = state;
 	ctl.node_name = "n1";
@@ -120,6 +122,31 @@ static int ep_lookup(const char *ip, struct ep_info *out)
 	return bpf_map_lookup_elem(fd, &k, out) ? -errno : 0;
 }
 
+/* The sluice_ep_slots slot of ip (dotted quad). */
+static struct ep_slot slot_of(const char *ip)
+{
+	struct ep_slot v;
+	struct in_addr a;
+	__u32 idx;
+
+	cr_assert_eq(inet_pton(AF_INET, ip, &a), 1);
+	idx = SL_EP_SLOT(ntohl(a.s_addr));
+	cr_assert_eq(bpf_map_lookup_elem(ctl_map_fd(SL_MAP_EP_SLOTS), &idx, &v), 0);
+	return v;
+}
+
+/* Whether ip's slot holds ip with the value sluice_ep has for it. */
+static bool slot_holds(const char *ip)
+{
+	struct ep_slot v = slot_of(ip);
+	struct ep_info info;
+	struct in_addr a;
+
+	inet_pton(AF_INET, ip, &a);
+	return v.addr == a.s_addr && v.info.ifindex && !ep_lookup(ip, &info) &&
+	       !memcmp(&info, &v.info, sizeof(info));
+}
+
 /* Put counts in endpoint id's ep_stats slot, as the datapath would. */
 static void stats_dirty_slot(__u32 id)
 {
@@ -183,6 +210,7 @@ Test(endpoints, add_writes_maps_and_record)
 	cr_expect_eq(info.ifindex, 1, "ifindex %u", info.ifindex);
 	cr_expect_eq(info.ep_id, json_integer_value(json_object_get(ep, "id")));
 	cr_expect_eq(info.netns_cookie, 77);
+	cr_expect(slot_holds("10.244.1.5"), "sluice_ep_slots slot not written");
 	cr_expect_eq(info.mac[5], 5, "mac[5] %u", info.mac[5]);
 	cr_expect_eq(info.host_mac[4], 1, "host_mac[4] %u", info.host_mac[4]);
 	id = info.ep_id;
@@ -274,6 +302,7 @@ Test(endpoints, del_removes_everything_and_is_idempotent)
 		json_decref(reply);
 	}
 	cr_expect_eq(ep_lookup("10.244.1.5", &info), -ENOENT, "sluice_ep entry left");
+	cr_expect_eq(slot_of("10.244.1.5").info.ifindex, 0, "sluice_ep_slots slot left");
 	cr_expect(stats_zero_slot(id), "ep_stats slot %u not zeroed", id);
 	cr_expect_eq(count_keys(SL_MAP_IPCACHE, sizeof(struct ipcache_key)), 0,
 		     "ipcache entry left");
@@ -297,10 +326,26 @@ Test(endpoints, restart_restores_and_resyncs)
 	json_decref(r);
 	cr_expect_neq(id1, id2, "two endpoints share id %lld", id1);
 
-	/* "Restart": forget the table, leave a stale entry in the map. */
+	/* "Restart": forget the table, leave stale entries in the maps (a
+	 * slot whose sluice_ep entry is gone, one whose value is outdated). */
 	endpoints_fini();
 	cr_assert_eq(bpf_map_update_elem(ctl_map_fd(SL_MAP_EP), &stale, &v, BPF_ANY), 0);
+	{
+		struct ep_slot gone = {.info = {.ifindex = 5, .ep_id = 77}}, old = slot_of("10.244.1.6");
+		__u32 idx;
+
+		inet_pton(AF_INET, "10.244.1.99", &gone.addr);
+		idx = SL_EP_SLOT(ntohl(gone.addr));
+		cr_assert_eq(bpf_map_update_elem(ctl_map_fd(SL_MAP_EP_SLOTS), &idx, &gone, BPF_ANY), 0);
+		old.info.identity = 12345;
+		inet_pton(AF_INET, "10.244.1.6", &gone.addr);
+		idx = SL_EP_SLOT(ntohl(gone.addr));
+		cr_assert_eq(bpf_map_update_elem(ctl_map_fd(SL_MAP_EP_SLOTS), &idx, &old, BPF_ANY), 0);
+	}
 	cr_assert_eq(endpoints_init(), 0);
+	cr_expect_eq(slot_of("10.244.1.99").info.ifindex, 0, "slot of a gone address kept");
+	cr_expect(slot_holds("10.244.1.6"), "outdated slot not rewritten");
+	cr_expect(slot_holds("10.244.1.5"), "slot of a restored endpoint lost");
 
 	cr_expect_eq(endpoints_count(), 2, "%zu endpoints restored, want 2", endpoints_count());
 	cr_expect_eq(bpf_map_lookup_elem(ctl_map_fd(SL_MAP_EP), &stale, &info), -ENOENT,
@@ -316,6 +361,25 @@ Test(endpoints, restart_restores_and_resyncs)
 
 	cr_expect(id3 != 0 && id3 != id1 && id3 != id2, "new id %lld clashes", id3);
 	json_decref(r);
+}
+
+/* Two local addresses with the same low 16 bits share one slot: the
+ * first keeps it, the other is in sluice_ep only; when the first goes,
+ * the other gets the slot. */
+Test(endpoints, slot_collision)
+{
+	char err[512];
+	json_t *reply;
+
+	json_decref(add_ok("c1", "10.244.1.5", "lo", 1));
+	json_decref(add_ok("c2", "10.245.1.5", "lo", 1));
+	cr_expect(slot_holds("10.244.1.5"), "first address lost its slot");
+	cr_expect_eq(call("{\"request\":\"endpoint.del\",\"containerID\":\"c1\","
+			  "\"ifname\":\"eth0\"}",
+			  &reply, err, sizeof(err)),
+		     0, "del c1: %s", err);
+	json_decref(reply);
+	cr_expect(slot_holds("10.245.1.5"), "slot not handed to the remaining address");
 }
 
 Test(endpoints, address_conflicts)
