@@ -275,6 +275,7 @@ static int ct_stats(int argc, char **argv)
 	    [SL_CT_STAT_EXPIRED] = "expired",
 	    [SL_CT_STAT_CLOSED] = "closed",
 	    [SL_CT_STAT_FLUSHED] = "flushed",
+	    [SL_CT_STAT_PURGED] = "purged",
 	};
 	struct bpf_map_info info, ct_info;
 	int fd, ct_fd, ncpu = cnictl_ncpus();
@@ -316,6 +317,7 @@ static int ct_stats(int argc, char **argv)
 	{
 		int64_t ev = (int64_t)sum[SL_CT_STAT_CREATED] - (int64_t)sum[SL_CT_STAT_EXPIRED] -
 			     (int64_t)sum[SL_CT_STAT_CLOSED] - (int64_t)sum[SL_CT_STAT_FLUSHED] -
+			     (int64_t)sum[SL_CT_STAT_PURGED] -
 			     (live < 0 ? 0 : live);
 
 		pr_u64("evicted", ev > 0 ? (uint64_t)ev : 0);

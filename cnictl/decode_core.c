@@ -307,6 +307,7 @@ static void ct_stats_key(const void *k)
 	    [SL_CT_STAT_EXPIRED] = "expired",
 	    [SL_CT_STAT_CLOSED] = "closed",
 	    [SL_CT_STAT_FLUSHED] = "flushed",
+	    [SL_CT_STAT_PURGED] = "purged",
 	};
 	__u32 idx;
 

@@ -5,6 +5,7 @@
 #define SLUICE_CTGC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define CTGC_INTERVAL_MS 1000
@@ -35,5 +36,37 @@ struct ctgc_pass {
 int ctgc_run(int ct_fd, int stats_fd, uint64_t now_ns, unsigned int budget, struct ctgc_pass *out);
 /* Forget the cursor (a different map, tests). */
 void ctgc_reset(void);
+
+struct ct_key;
+struct ct_entry;
+
+/* Does this entry go? arg is ctgc_purge()'s. */
+typedef bool (*ctgc_match_fn)(const struct ct_key *key, const struct ct_entry *val, void *arg);
+
+/* Delete every entry of the conntrack map ct_fd that match() selects, in
+ * one walk of the whole table: batched lookups (CTGC_PURGE_BATCH entries
+ * a syscall), or get_next_key + lookup where the kernel lacks batch ops.
+ * Entries the datapath creates during the walk may be missed; entries gone
+ * meanwhile (LRU, GC) are not errors. *purged (may be NULL) gets how many
+ * were deleted, also on failure. Returns 0 or -errno (warned once until a
+ * walk succeeds again, then at debug level). */
+#define CTGC_PURGE_BATCH 4096
+int ctgc_purge(int ct_fd, ctgc_match_fn match, void *arg, size_t *purged);
+
+/* Delete the frontend entries (SL_CT_F_FRONT) whose backend_id is one of
+ * ids[0..n) (any order, duplicates fine): the flows pinned to backends
+ * that no longer exist. Connection entries (SL_CT_F_SVC) stay: they carry
+ * the replies of flows that may still be draining. n == 0 walks nothing.
+ * Returns 0 or -errno as ctgc_purge(). */
+int ctgc_purge_backends(int ct_fd, const uint32_t *ids, size_t n, size_t *purged);
+/* Delete every frontend entry (SL_CT_F_FRONT): their flows choose a
+ * backend again on their next packet. Returns 0 or -errno as ctgc_purge(). */
+int ctgc_purge_fronts(int ct_fd, size_t *purged);
+/* Count n entries purged (SL_CT_STAT_PURGED of the pinned sluice_ct_stats;
+ * nothing without a pin root). */
+void ctgc_count_purged(uint64_t n);
+/* Tests: walk with get_next_key + lookup and delete key by key, as on
+ * kernels without batch ops (on = true), or use batches again. */
+void ctgc_purge_force_stepwise(bool on);
 
 #endif

@@ -32,6 +32,7 @@
 #include "k8s_util.h"
 #include "kinds.h"
 #include "log.h"
+#include "services.h"
 #include "store.h"
 
 #define INITIAL_EVENTS_END "k8s.io/initial-events-end"
@@ -716,6 +717,8 @@ int feed_apply(struct feed_conn *fc, json_t *value, char *err, size_t errlen)
 	txn_free(&t);
 	/* maps converge after every value; failures stay pending and retry */
 	ipcache_flush();
+	/* conntrack entries of backends the value removed: one walk per value */
+	services_flush_ct();
 	return rc;
 }
 

@@ -13,9 +13,11 @@
 #include <netinet/in.h>
 #include <bpf/bpf.h>
 
+#include <sluice/ct.h>
 #include <sluice/lb.h>
 
 #include "core.h"
+#include "ctgc.h"
 #include "ctl.h"
 #include "k8s_util.h"
 #include "log.h"
@@ -575,10 +577,20 @@ static struct {
 	int fd_svc, fd_be, fd_maglev, fd_revnat;
 	int fd_affinity; /* optional: stale ClientIP entries are purged when present */
 	bool fds_injected;
+	/* Backends deleted from sluice_backend whose conntrack frontend
+	 * entries are not purged yet (services_flush_ct()). */
+	uint32_t *purge_ids;
+	size_t n_purge, cap_purge;
+	bool purge_orphans;	  /* out of memory for purge_ids: purge by the model instead */
+	unsigned int purge_fails; /* failed purges in a row */
+	uint64_t last_purge_ns;	  /* CLOCK_MONOTONIC start of the last walk; 0 none */
+	int fd_ct;		  /* injected sluice_ct (tests); -1 */
+	bool ct_injected;
+	bool ct_warned;
 	unsigned int m;
 	uint32_t *table;      /* scratch, m slots */
 	uint32_t *prev_table; /* scratch: the table being replaced, for rollback */
-} S = {.fd_svc = -1, .fd_be = -1, .fd_maglev = -1, .fd_revnat = -1, .fd_affinity = -1};
+} S = {.fd_svc = -1, .fd_be = -1, .fd_maglev = -1, .fd_revnat = -1, .fd_affinity = -1, .fd_ct = -1};
 
 static const char *proto_str(uint8_t p)
 {
@@ -775,6 +787,154 @@ static int map_err(char *err, size_t errlen, const char *what, const char *map, 
 	return ret ? ret : -EIO;
 }
 
+/* ---- conntrack purge of deleted backends -------------------------------- */
+
+/* The datapath translates a Service flow's packets from its frontend entry
+ * in sluice_ct (include/sluice/ct.h) and re-checks that the recorded
+ * backend exists only about once a second: a deleted backend's frontend
+ * entries must go with it, or its flows keep being sent to an address that
+ * no longer serves them (kube-proxy clears conntrack likewise). Deletions
+ * are collected here and purged in one walk of sluice_ct per feed value
+ * (services_flush_ct()), not one walk per backend, and at most one walk
+ * per SVC_PURGE_MIN_GAP_MS. */
+
+/* The conntrack map to purge, or -1: none (model only, injected maps
+ * without an injected ct map, or sluice_ct not pinned: warned once). */
+static int ct_fd(void)
+{
+	int fd;
+
+	if (S.ct_injected)
+		return S.fd_ct;
+	if (S.model_only || S.fds_injected || !ctl.bpffs)
+		return -1;
+	fd = ctl_map_fd(SL_MAP_CT);
+	if (fd < 0) {
+		if (!S.ct_warned)
+			pr_warn("services: %s unavailable (%s): flows of removed backends are "
+				"moved only by the datapath's periodic check\n",
+				SL_MAP_CT, strerror(-fd));
+		S.ct_warned = true;
+		return -1;
+	}
+	return fd;
+}
+
+/* Remember that backend id left sluice_backend. */
+static void purge_note(uint32_t id)
+{
+	if (S.model_only || (S.fds_injected && !S.ct_injected))
+		return;
+	if (S.n_purge == S.cap_purge) {
+		size_t cap = S.cap_purge ? S.cap_purge * 2 : 64;
+		uint32_t *p = realloc(S.purge_ids, cap * sizeof(*p));
+
+		if (!p) {
+			S.purge_orphans = true; /* the next flush finds them by the model */
+			return;
+		}
+		S.purge_ids = p;
+		S.cap_purge = cap;
+	}
+	S.purge_ids[S.n_purge++] = id;
+}
+
+static void purge_clear(void)
+{
+	free(S.purge_ids);
+	S.purge_ids = NULL;
+	S.n_purge = S.cap_purge = 0;
+	S.purge_orphans = false;
+	S.purge_fails = 0;
+}
+
+static struct be_ref *be_by_id(uint32_t id);
+
+/* A frontend entry whose backend the model does not know (any more). */
+static bool match_front_orphan(const struct ct_key *key, const struct ct_entry *val, void *arg)
+{
+	(void)key;
+	(void)arg;
+	return (val->flags & SL_CT_F_FRONT) && val->backend_id && !be_by_id(val->backend_id);
+}
+
+/* A failing purge is retried by the timer this many times; after that the
+ * datapath's own check moves the flows (within about a second each). */
+#define SVC_PURGE_TRIES 3
+/* A walk of a full sluice_ct takes ~80 ms: under EndpointSlice churn, one
+ * walk per value would keep a core busy. Walks start at most this often;
+ * values in between leave their backends pending for the purge timer
+ * (SVC_PURGE_TICK_MS), so a purge is at most ~0.5 s late, about the
+ * datapath's own re-check period. */
+#define SVC_PURGE_MIN_GAP_MS 250
+#define SVC_PURGE_TICK_MS    250
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static bool purge_pending(void)
+{
+	return S.n_purge || S.purge_orphans;
+}
+
+static bool purge_too_soon(void)
+{
+	return S.last_purge_ns && mono_ns() - S.last_purge_ns < SVC_PURGE_MIN_GAP_MS * 1000000ull;
+}
+
+/* One walk for everything pending. Returns 0 or -errno (logged). */
+static int purge_run(void)
+{
+	size_t purged = 0, n = S.n_purge;
+	bool orphans = S.purge_orphans;
+	uint64_t start;
+	int fd, ret;
+
+	fd = ct_fd();
+	if (fd < 0) {
+		purge_clear();
+		return 0;
+	}
+	start = mono_ns();
+	S.last_purge_ns = start;
+	if (orphans)
+		ret = ctgc_purge(fd, match_front_orphan, NULL, &purged);
+	else
+		ret = ctgc_purge_backends(fd, S.purge_ids, n, &purged);
+	ctgc_count_purged(purged); /* also what a failed walk deleted */
+	if (ret && ++S.purge_fails < SVC_PURGE_TRIES)
+		return ret; /* kept: the services timer retries */
+	if (ret)
+		pr_warn("services: gave up purging the conntrack entries of %zu removed backends "
+			"after %u tries\n",
+			n, S.purge_fails);
+	else
+		pr_debug("services: purged %zu conntrack frontend entries of %s%zu removed "
+			 "backends in %.1f ms\n",
+			 purged, orphans ? "at least " : "", n, (double)(mono_ns() - start) / 1e6);
+	purge_clear();
+	return ret;
+}
+
+int services_flush_ct(void)
+{
+	if (!purge_pending() || purge_too_soon())
+		return 0;
+	return purge_run();
+}
+
+/* Timer: what services_flush_ct() deferred, and retries of failed walks. */
+static void services_purge_tick(void)
+{
+	if (purge_pending() && !purge_too_soon())
+		purge_run();
+}
+
 /* ---- backends: refcounted ids ----------------------------------------- */
 
 static uint32_t alloc_id(uint32_t *next)
@@ -839,8 +999,6 @@ static int be_acquire(const struct svc_backend *b, uint32_t *id, char *err, size
 	return 0;
 }
 
-static struct be_ref *be_by_id(uint32_t id);
-
 /* Drop a reference; the last one deletes the map entry. Only called once
  * no written table names the backend any more. */
 static void be_release(uint32_t id, bool ready)
@@ -867,9 +1025,12 @@ static void be_release(uint32_t id, bool ready)
 		}
 		return;
 	}
-	if (!S.model_only && r->in_map && bpf_map_delete_elem(S.fd_be, &r->id) && errno != ENOENT)
-		pr_warn("couldn't delete %s entry %u (%s): %s\n", SL_MAP_BACKEND, r->id, r->key,
-			strerror(errno));
+	if (!S.model_only && r->in_map) {
+		if (bpf_map_delete_elem(S.fd_be, &r->id) && errno != ENOENT)
+			pr_warn("couldn't delete %s entry %u (%s): %s\n", SL_MAP_BACKEND, r->id,
+				r->key, strerror(errno));
+		purge_note(r->id);
+	}
 	be_unindex(r);
 	smap_del(&S.backends, r->key);
 	free(r);
@@ -1508,6 +1669,7 @@ size_t services_gc_stale(void)
 			if (!r)
 				continue;
 			bpf_map_delete_elem(S.fd_be, &r->id);
+			purge_note(r->id);
 			be_unindex(r);
 			smap_del(&S.backends, r->key);
 			free(r);
@@ -1525,8 +1687,10 @@ size_t services_gc_stale(void)
 				stale[ns++] = id;
 			prev = &id;
 		}
-		for (size_t i = 0; i < ns; i++)
+		for (size_t i = 0; i < ns; i++) {
 			bpf_map_delete_elem(S.fd_be, &stale[i]);
+			purge_note(stale[i]);
+		}
 		removed += ns;
 	}
 	return removed;
@@ -1549,11 +1713,13 @@ static void services_timer(void)
 	n = services_gc_stale();
 	if (n)
 		pr_info("services: removed %zu stale entries left by a previous run\n", n);
+	services_flush_ct();
 }
 
 __attribute__((constructor)) static void services_register_timer(void)
 {
 	ctl_add_timer(2000, services_timer);
+	ctl_add_timer(SVC_PURGE_TICK_MS, services_purge_tick);
 }
 
 /* ---- injection, reset ----------------------------------------------------- */
@@ -1603,6 +1769,8 @@ void services_reset(void)
 	free(S.table);
 	free(S.prev_table);
 	S.table = S.prev_table = NULL;
+	purge_clear();
+	S.last_purge_ns = 0;
 	S.init_done = false;
 	S.gc_done = false;
 	S.model_only = false;
@@ -1613,12 +1781,23 @@ void services_use_maps(int svc_fd, int backend_fd, int maglev_fd, int revnat_fd,
 {
 	services_reset();
 	S.fds_injected = svc_fd >= 0;
+	if (!S.fds_injected) {
+		S.ct_injected = false;
+		S.fd_ct = -1;
+	}
 	S.fd_svc = svc_fd;
 	S.fd_be = backend_fd;
 	S.fd_maglev = maglev_fd;
 	S.fd_revnat = revnat_fd;
 	S.fd_affinity = affinity_fd;
 	S.m = maglev_m;
+}
+
+void services_use_ct_map(int ct_fd)
+{
+	purge_clear();
+	S.ct_injected = ct_fd >= 0;
+	S.fd_ct = ct_fd;
 }
 
 /* ---- description (requests) ------------------------------------------- */

@@ -133,6 +133,20 @@ int services_apply_slice(const json_t *old, const json_t *new, char *err, size_t
 void services_use_maps(int svc_fd, int backend_fd, int maglev_fd, int revnat_fd, int affinity_fd,
 		       unsigned int maglev_m);
 
+/* Use this conntrack map (sluice_ct's layout) for services_flush_ct()
+ * (tests; call after services_use_maps()); -1: none. Without it, injected
+ * maps purge nothing and the pinned maps purge the pinned sluice_ct. */
+void services_use_ct_map(int ct_fd);
+
+/* Delete the conntrack frontend entries (SL_CT_F_FRONT) of every backend
+ * deleted from sluice_backend since the last walk, in one walk of
+ * sluice_ct. feed.c calls it once per applied feed value, so a List that
+ * removes many backends costs one walk. Walks start at most every 250 ms:
+ * a call sooner leaves the work to a services timer (also the one that
+ * retries a failed walk, 3 tries in all). Nothing to do, model only or no
+ * conntrack map: returns 0 at once. Returns 0 or -errno (logged). */
+int services_flush_ct(void);
+
 /* The JSON description of one Service (service.get), or NULL when the
  * Service is unknown. New reference. */
 json_t *services_describe(const char *ns, const char *name);

@@ -69,12 +69,14 @@ struct ct_entry {
 SL_STATIC_ASSERT(sizeof(struct ct_entry) == 64, "ct_entry size");
 
 /* sluice_ct_stats: per-CPU array indexed by enum sl_ct_stat. Datapath counts
- * created; sluiced's GC counts expired; evicted = created - deleted - live. */
+ * created; sluiced counts the deletions (GC, flush, purge);
+ * evicted = created - deleted - live. */
 enum sl_ct_stat {
 	SL_CT_STAT_CREATED = 0,
 	SL_CT_STAT_EXPIRED = 1, /* written by sluiced into CPU 0's slot */
 	SL_CT_STAT_CLOSED = 2,  /* deleted by sluiced after FIN/RST timeout */
 	SL_CT_STAT_FLUSHED = 3, /* deleted by cnictl ct flush */
+	SL_CT_STAT_PURGED = 4,  /* frontend entries sluiced deleted with their backend */
 	SL_CT_STAT_MAX,
 };
 
