@@ -28,6 +28,9 @@ int datapath_init(void);
 int datapath_commit(void);
 /* Close our fds; pins and attachments stay (traffic goes on without us). */
 void datapath_fini(void);
+/* Whether datapath_init replaced the pinned map name (its layout differed
+ * from this build's): it started empty. */
+bool datapath_map_replaced(const char *name);
 /* Attach the pinned from_pod/to_pod programs to a host veth (tc ingress /
  * egress), replacing what is there. Returns 0 or -errno (logged). */
 int datapath_attach_veth(uint32_t ifindex, const char *ifname);

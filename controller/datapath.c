@@ -10,8 +10,10 @@
  *
  * Start: if the marker matches this binary and every program is pinned,
  * nothing is loaded (restart). Otherwise every object is loaded (reusing the
- * pinned maps: nothing is emptied), the programs are pinned under a temporary
- * name and renamed over the old pins, cgroup links are updated in place, and
+ * pinned maps: nothing is emptied, except a map whose pinned layout differs
+ * from this build's: see set_aside_incompatible()), the programs are pinned
+ * under a temporary name and renamed over the old pins, cgroup links are
+ * updated in place, and
  * after the endpoints are known datapath_commit() re-attaches the new
  * programs on every host veth with BPF_TC_F_REPLACE before writing the
  * marker. A crash half-way leaves the old marker, so the next start redoes
@@ -36,7 +38,11 @@
 
 #include <sluice/common.h>
 #include <sluice/ct.h>
+#include <sluice/endpoint.h>
+#include <sluice/ipcache.h>
 #include <sluice/lb.h>
+#include <sluice/metrics.h>
+#include <sluice/policy.h>
 
 #include "core.h"
 #include "ctl.h"
@@ -134,6 +140,282 @@ int ctl_map_fd(const char *name)
 		pr_warn("map fd cache full, %s not cached\n", name);
 	}
 	return fd;
+}
+
+/* Forget (and close) the cached fd of a map whose pin is being replaced:
+ * the next ctl_map_fd() opens what the name is pinned as then. */
+static void map_cache_drop(const char *name)
+{
+	for (int i = 0; i < n_cached; i++) {
+		if (strcmp(map_cache[i].name, name))
+			continue;
+		close(map_cache[i].fd);
+		map_cache[i] = map_cache[--n_cached];
+		return;
+	}
+}
+
+/* ---- pinned maps of another layout ---------------------------------------
+ * libbpf reuses a pinned-by-name map only when its type, key and value size,
+ * max_entries, flags and map_extra equal the object's definition; otherwise
+ * the whole load fails and sluiced cannot start. size_maps() makes the
+ * runtime-sized parts (the hashes' max_entries, a ring buffer's size, the
+ * Maglev table size) follow the pin; any other difference, an array's size
+ * included, is a new layout.
+ * Before an upgrade's load, such a pin is renamed to old-<name> (bpffs names
+ * cannot hold a dot; sluice_* lookups never see "old-"), so libbpf creates
+ * and pins a fresh, empty map. Programs still attached keep their reference
+ * to the old map until datapath_commit() moves every hook to the new ones.
+ * After a successful load the old pins are removed; after a failed one they
+ * are put back, so the previous build still finds its maps (rollback). */
+#define DP_OLD_PREFIX "old-"
+#define MAX_REPLACED  32
+static char dp_replaced[MAX_REPLACED][64]; /* maps set aside this start */
+static int n_replaced;
+
+enum {
+	DIFF_TYPE = 1 << 0,
+	DIFF_KEY = 1 << 1,
+	DIFF_VALUE = 1 << 2,
+	DIFF_FLAGS = 1 << 3,
+	DIFF_EXTRA = 1 << 4,
+	DIFF_SLOTS = 1 << 5, /* an array's size: its indexes are the build's */
+};
+
+/* Seam for the modules that fill maps: true when name was pinned with
+ * another layout and replaced by an empty map during this start (its
+ * entries, and any ids other maps hold into it, are gone). */
+bool datapath_map_replaced(const char *name)
+{
+	for (int i = 0; i < n_replaced; i++)
+		if (!strcmp(dp_replaced[i], name))
+			return true;
+	return false;
+}
+
+/* What an empty map means after sluiced started (see the startup paths
+ * of endpoints.c, feed.c/services.c, policy.c, ipcache.c). */
+static const char *replace_effect(const char *name)
+{
+	static const struct {
+		const char *name, *effect;
+	} effects[] = {
+	    {SL_MAP_CT, "conntrack restarts empty"},
+	    {SL_MAP_CT_STATS, "conntrack counters restart at zero"},
+	    {SL_MAP_EP, "refilled from the endpoint records"},
+	    {SL_MAP_EP_SLOTS, "refilled from the endpoint records"},
+	    {SL_MAP_LB_NETNS, "refilled from the endpoint records"},
+	    {SL_MAP_EP_STATS, "per-endpoint counters restart at zero"},
+	    {SL_MAP_METRICS, "counters restart at zero"},
+	    {SL_MAP_IPCACHE, "refilled from the endpoint records and the model"},
+	    {SL_MAP_SVC, "refilled from the model"},
+	    {SL_MAP_BACKEND, "refilled from the model"},
+	    {SL_MAP_MAGLEV, "refilled from the model"},
+	    {SL_MAP_REVNAT, "refilled from the model"},
+	    {SL_MAP_POL_EP, "refilled from the model"},
+	    {SL_MAP_POL, "refilled from the model"},
+	    {SL_MAP_POL_CIDR, "refilled from the model"},
+	    {SL_MAP_POL_EXACT, "refilled from the model"},
+	    {SL_MAP_AFFINITY, "session affinity restarts"},
+	    {SL_MAP_SK_REVNAT, "connected UDP sockets lose their Service reverse NAT"},
+	};
+
+	for (size_t i = 0; i < sizeof(effects) / sizeof(effects[0]); i++)
+		if (!strcmp(effects[i].name, name))
+			return effects[i].effect;
+	return "its entries are lost";
+}
+
+/* "[TYPE ]key K B/value V B[ flags 0xF][ extra X]": the type, flags and
+ * extra only when they are part of the difference. */
+static void layout_str(char *buf, size_t len, unsigned int diff, __u32 type, __u32 key, __u32 value,
+		       __u32 flags, __u64 extra, __u32 entries)
+{
+	const char *tn = libbpf_bpf_map_type_str(type);
+	int n = 0;
+
+	if (diff & DIFF_TYPE)
+		n = tn ? snprintf(buf, len, "%s ", tn) : snprintf(buf, len, "type %u ", type);
+	n += snprintf(buf + n, len - n, "key %u B/value %u B", key, value);
+	if (diff & DIFF_FLAGS)
+		n += snprintf(buf + n, len - n, " flags 0x%x", flags);
+	if (diff & DIFF_EXTRA)
+		n += snprintf(buf + n, len - n, " extra %llu", (unsigned long long)extra);
+	if (diff & DIFF_SLOTS)
+		snprintf(buf + n, len - n, " %u entries", entries);
+}
+
+/* A crash between setting a pin aside and the end of the load leaves
+ * old-<name>: put it back when <name> was not pinned again (the check
+ * then runs on it anew), else drop it (the previous attempt got as far as
+ * pinning the new map; the old one lives on only in attached programs). */
+static void recover_set_aside(void)
+{
+	char old[PATH_MAX], path[PATH_MAX];
+	struct dirent *de;
+	DIR *d = opendir(ctl.bpffs);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		const char *name = de->d_name + strlen(DP_OLD_PREFIX);
+
+		if (strncmp(de->d_name, DP_OLD_PREFIX "sluice_", strlen(DP_OLD_PREFIX "sluice_")) ||
+		    pin_path(old, sizeof(old), NULL, de->d_name) ||
+		    pin_path(path, sizeof(path), NULL, name))
+			continue;
+		if (access(path, F_OK) && errno == ENOENT) {
+			if (rename(old, path) == 0)
+				pr_info("%s: put back the pin an interrupted upgrade set aside\n",
+					name);
+			else
+				pr_warn("%s: couldn't put back %s: %s\n", name, old,
+					strerror(errno));
+		} else if (unlink(old) == 0) {
+			pr_info("%s: removed %s left by an interrupted upgrade\n", name, old);
+		}
+	}
+	closedir(d);
+}
+
+/* Compare name's pin with the object's definition; set it aside when the
+ * layout differs. Returns 0 (also: no pin) or -errno (logged): a pin that
+ * cannot be read is never replaced. */
+static int check_pinned_layout(const struct bpf_map *map)
+{
+	const char *name = bpf_map__name(map);
+	enum bpf_map_type type = bpf_map__type(map);
+	/* Sized at run time: size_maps() makes the new definition follow
+	 * the pin, so a different size is not a new layout. */
+	bool value_follows_pin = type == BPF_MAP_TYPE_RINGBUF || !strcmp(name, SL_MAP_MAGLEV);
+	char path[PATH_MAX], old[PATH_MAX], oname[NAME_MAX], have[96], want[96];
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	unsigned int diff = 0;
+	int fd, ret;
+
+	snprintf(oname, sizeof(oname), DP_OLD_PREFIX "%s", name);
+	if (pin_path(path, sizeof(path), NULL, name) || pin_path(old, sizeof(old), NULL, oname))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0; /* first start: libbpf creates it */
+		ret = -errno;
+		pr_warn("%s: couldn't open the pin %s to check its layout: %s; not replacing "
+			"it, the datapath cannot load\n",
+			name, path, strerror(errno));
+		return ret;
+	}
+	ret = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (ret) {
+		ret = -errno;
+		pr_warn("%s: couldn't read the layout of the pinned map %s: %s; not replacing "
+			"it, the datapath cannot load\n",
+			name, path, strerror(errno));
+		close(fd);
+		return ret;
+	}
+	close(fd);
+	if (info.type != type)
+		diff |= DIFF_TYPE;
+	if (info.key_size != bpf_map__key_size(map))
+		diff |= DIFF_KEY;
+	if (!value_follows_pin && info.value_size != bpf_map__value_size(map))
+		diff |= DIFF_VALUE;
+	if (info.map_flags != bpf_map__map_flags(map))
+		diff |= DIFF_FLAGS;
+	if (info.map_extra != bpf_map__map_extra(map))
+		diff |= DIFF_EXTRA;
+	/* Arrays are indexed by build constants (reasons, counters, endpoint
+	 * ids, address slots): one of another size is another layout. The
+	 * configurable sizes (conntrack, Maglev, ring buffer) are hashes. */
+	if ((type == BPF_MAP_TYPE_ARRAY || type == BPF_MAP_TYPE_PERCPU_ARRAY) &&
+	    info.type == type && info.max_entries != bpf_map__max_entries(map))
+		diff |= DIFF_SLOTS;
+	if (!diff)
+		return 0;
+	if (n_replaced >= MAX_REPLACED || strlen(name) >= sizeof(dp_replaced[0])) {
+		pr_warn("%s: too many maps to replace; not replacing it\n", name);
+		return -E2BIG;
+	}
+	layout_str(have, sizeof(have), diff, info.type, info.key_size, info.value_size,
+		   info.map_flags, info.map_extra, info.max_entries);
+	layout_str(want, sizeof(want), diff, type, bpf_map__key_size(map),
+		   value_follows_pin ? info.value_size : bpf_map__value_size(map),
+		   bpf_map__map_flags(map), bpf_map__map_extra(map), bpf_map__max_entries(map));
+	pr_warn("%s: pinned layout %s differs from this build's %s: replacing it (%s)\n", name,
+		have, want, replace_effect(name));
+	if (rename(path, old) < 0) {
+		ret = -errno;
+		pr_warn("%s: couldn't move the old pin %s aside: %s\n", name, path,
+			strerror(errno));
+		return ret;
+	}
+	map_cache_drop(name);
+	snprintf(dp_replaced[n_replaced++], sizeof(dp_replaced[0]), "%s", name);
+	return 0;
+}
+
+/* Check every sluice_* map of the objects (the first object defining a
+ * name decides: later ones are checked by libbpf against the pin that
+ * object made). Returns 0 or -errno (logged). */
+static int set_aside_incompatible(struct bpf_object **objs, size_t n)
+{
+	struct bpf_map *map;
+	int ret;
+
+	recover_set_aside();
+	for (size_t i = 0; i < n; i++) {
+		bpf_object__for_each_map(map, objs[i])
+		{
+			const char *name = bpf_map__name(map);
+			bool seen = false;
+
+			if (strncmp(name, "sluice_", 7) ||
+			    bpf_map__pin_path(map) == NULL /* not pinned by name */)
+				continue;
+			for (size_t j = 0; j < i && !seen; j++)
+				seen = bpf_object__find_map_by_name(objs[j], name) != NULL;
+			if (seen)
+				continue;
+			ret = check_pinned_layout(map);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+/* After the load: drop the old pins (ok), or put them back over whatever
+ * the failed load pinned, so the previous build still finds its maps. */
+static void finish_set_aside(bool ok)
+{
+	char old[PATH_MAX], path[PATH_MAX], oname[NAME_MAX];
+
+	for (int i = 0; i < n_replaced; i++) {
+		const char *name = dp_replaced[i];
+
+		snprintf(oname, sizeof(oname), DP_OLD_PREFIX "%s", name);
+		if (pin_path(path, sizeof(path), NULL, name) ||
+		    pin_path(old, sizeof(old), NULL, oname))
+			continue;
+		if (ok) {
+			if (unlink(old) < 0 && errno != ENOENT)
+				pr_warn("%s: couldn't remove the old pin %s: %s\n", name, old,
+					strerror(errno));
+			continue;
+		}
+		map_cache_drop(name);
+		if (rename(old, path) < 0)
+			pr_warn("%s: couldn't put the old pin %s back: %s\n", name, old,
+				strerror(errno));
+		else
+			pr_warn("%s: the datapath did not load: the previous map is pinned again\n",
+				name);
+	}
+	if (!ok)
+		n_replaced = 0;
 }
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -308,7 +590,11 @@ static int open_object(const struct dp_object *o, struct bpf_object **out)
 }
 
 /* Size every pinned-by-name map like its pin when there is one (a reused
- * map must match exactly), else as the flags say. Returns 0 or -errno. */
+ * map must match exactly), else as the flags say. Only the runtime-sized
+ * parts follow the pin: max_entries, and the Maglev table size (a ring
+ * buffer's size is its max_entries); any other difference was a new layout
+ * and set_aside_incompatible() already replaced that pin. Returns 0 or
+ * -errno. */
 static int size_maps(struct bpf_object *obj)
 {
 	struct bpf_map *map;
@@ -327,8 +613,8 @@ static int size_maps(struct bpf_object *obj)
 			if (bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF ||
 			    bpf_map__max_entries(map) != info.max_entries)
 				bpf_map__set_max_entries(map, info.max_entries);
-			if (bpf_map__value_size(map) != info.value_size &&
-			    bpf_map__type(map) != BPF_MAP_TYPE_RINGBUF)
+			if (!strcmp(name, SL_MAP_MAGLEV) &&
+			    bpf_map__value_size(map) != info.value_size)
 				bpf_map__set_value_size(map, info.value_size);
 			continue;
 		}
@@ -587,7 +873,7 @@ static void remove_orphan_pins(struct bpf_object **objs)
 	}
 }
 
-static int load_and_pin(struct bpf_object **objs)
+static int load_objects(struct bpf_object **objs)
 {
 	struct bpf_program *p;
 	int ret;
@@ -617,6 +903,19 @@ static int load_and_pin(struct bpf_object **objs)
 		pr_info("loaded %s\n", dp_objects[i].name);
 	}
 	return 0;
+}
+
+/* An upgrade's load: maps of another layout set aside first (and dropped
+ * or restored after), then every object loaded and its programs pinned. */
+static int load_and_pin(struct bpf_object **objs)
+{
+	int ret = set_aside_incompatible(objs, N_OBJECTS);
+
+	if (!ret)
+		ret = load_objects(objs);
+	if (n_replaced)
+		finish_set_aside(ret == 0);
+	return ret;
 }
 
 int datapath_init(void)

@@ -13,6 +13,7 @@
 #include <sluice/lb.h>
 
 #include "core.h"
+#include "ctgc.h"
 #include "ctl.h"
 #include "policy.h"
 #include "defaults.h"
@@ -228,6 +229,21 @@ static int parse_flags(int argc, char **argv, int *verbosity)
 	return 0;
 }
 
+/* sluice_backend came back empty (a new layout): backend ids start anew,
+ * so the frontend entries kept in conntrack name ids that will mean other
+ * backends. Their flows choose again on their next packet (Maglev gives
+ * most the same backend; the connection entries stay). */
+static void forget_backend_ids(void)
+{
+	int fd = ctl_map_fd(SL_MAP_CT);
+	size_t n = 0;
+
+	if (fd < 0 || ctgc_purge_fronts(fd, &n))
+		return; /* logged; the datapath re-checks backends once a second */
+	ctgc_count_purged(n);
+	pr_info("%s was replaced: %zu conntrack frontend entries dropped\n", SL_MAP_BACKEND, n);
+}
+
 int main(int argc, char **argv)
 {
 	int verbosity = 0, ret;
@@ -242,6 +258,8 @@ int main(int argc, char **argv)
 	ret = datapath_init();
 	if (ret)
 		goto out;
+	if (datapath_map_replaced(SL_MAP_BACKEND) && !datapath_map_replaced(SL_MAP_CT))
+		forget_backend_ids();
 	ret = endpoints_init();
 	if (ret)
 		goto out_dp;

@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: Apache-2.0
+/* An upgrade over maps pinned by a previous build (controller/datapath.c):
+ * a pin whose layout (type, key/value size, flags) differs from this
+ * build's definition is replaced by a fresh map instead of failing the load;
+ * a compatible pin, and the runtime-sized Maglev table, are reused with
+ * their entries. Runs the real load path (datapath_init: every embedded
+ * object) against a bpffs of the test's own under /run and an empty child
+ * cgroup for the socket hooks. Needs root (BPF, mount, cgroup): fails
+ * clearly without it. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <sluice/ct.h>
+#include <sluice/lb.h>
+#include <sluice/metrics.h>
+
+#include "../../controller/core.h"
+#include "../../controller/ctl.h"
+
+static char root[64], bpffs[96], cgroup[PATH_MAX + 64];
+
+/* The cgroup2 hierarchy the machine mounted (a child of it hosts the
+ * socket hooks: nothing runs in it, so nothing is affected). */
+static void make_cgroup(void)
+{
+	char dev[256], mnt[PATH_MAX - 64], type[64];
+	bool found = false;
+	FILE *f = fopen("/proc/mounts", "re");
+
+	cr_assert_not_null(f, "reading /proc/mounts: %s", strerror(errno));
+	while (!found && fscanf(f, "%255s %4031s %63s %*[^\n]\n", dev, mnt, type) == 3)
+		found = !strcmp(type, "cgroup2");
+	fclose(f);
+	cr_assert(found, "no cgroup2 mount in /proc/mounts");
+	snprintf(cgroup, sizeof(cgroup), "%s/sluice-mapmig-ut-%d", mnt, getpid());
+	cr_assert(mkdir(cgroup, 0755) == 0 || errno == EEXIST, "creating cgroup %s: %s", cgroup,
+		  strerror(errno));
+}
+
+static void setup(void)
+{
+	cr_assert_eq(geteuid(), 0, "this test needs root (bpffs mount, BPF, cgroup)");
+	snprintf(root, sizeof(root), "/run/sluice-mapmig-%d", getpid());
+	snprintf(bpffs, sizeof(bpffs), "%s/bpf", root);
+	mkdir(root, 0700);
+	mkdir(bpffs, 0700);
+	cr_assert_eq(mount("bpf", bpffs, "bpf", 0, "mode=0700"), 0, "mount bpffs on %s: %s", bpffs,
+		     strerror(errno));
+	make_cgroup();
+	ctl.bpffs = bpffs;
+	ctl.cgroup = cgroup;
+	ctl.ct_max = 1024; /* small: every test creates the tables it lacks */
+	ctl.maglev_size = SL_MAGLEV_M_DEFAULT;
+}
+
+static void teardown(void)
+{
+	char cmd[256];
+
+	datapath_fini();
+	/* The link pins go with the bpffs; the cgroup can then go too. */
+	umount2(bpffs, MNT_DETACH);
+	if (cgroup[0] && rmdir(cgroup))
+		fprintf(stderr, "couldn't remove cgroup %s: %s\n", cgroup, strerror(errno));
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	if (system(cmd))
+		fprintf(stderr, "couldn't remove %s\n", root);
+}
+
+static bool is_percpu(enum bpf_map_type t)
+{
+	return t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_PERCPU_ARRAY ||
+	       t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
+
+/* One map as a previous build pinned it, with one entry (key byte 0 = 1,
+ * value bytes 0x5a). Returns the map id. */
+static __u32 pin_old(const char *pin_name, const char *map_name, enum bpf_map_type type, __u32 ks,
+		     __u32 vs, __u32 max, __u32 flags)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = flags);
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	size_t vlen = is_percpu(type) ? ((vs + 7) & ~7u) * libbpf_num_possible_cpus() : vs;
+	unsigned char key[64] = {1};
+	unsigned char *val = malloc(vlen);
+	char path[PATH_MAX];
+	int fd;
+
+	cr_assert_not_null(val);
+	memset(val, 0x5a, vlen);
+	fd = bpf_map_create(type, map_name, ks, vs, max, &o);
+	cr_assert_geq(fd, 0, "creating map %s: %s (tests need root and BPF)", map_name,
+		      strerror(errno));
+	cr_assert_eq(bpf_map_update_elem(fd, key, val, BPF_ANY), 0, "writing %s: %s", map_name,
+		     strerror(errno));
+	snprintf(path, sizeof(path), "%s/%s", bpffs, pin_name);
+	cr_assert_eq(bpf_obj_pin(fd, path), 0, "pinning %s: %s", path, strerror(errno));
+	cr_assert_eq(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+	close(fd);
+	free(val);
+	return info.id;
+}
+
+/* The pinned map name now: its info, and whether the old entry is there. */
+static void pinned(const char *name, struct bpf_map_info *info, bool *has_entry)
+{
+	unsigned char key[64] = {1}, next[64];
+	char path[PATH_MAX];
+	__u32 len = sizeof(*info);
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", bpffs, name);
+	fd = bpf_obj_get(path);
+	cr_assert_geq(fd, 0, "%s is not pinned after the load: %s", path, strerror(errno));
+	memset(info, 0, sizeof(*info));
+	cr_assert_eq(bpf_obj_get_info_by_fd(fd, info, &len), 0);
+	/* Any key at all: a fresh map has none (an array is not used here). */
+	*has_entry = bpf_map_get_next_key(fd, NULL, next) == 0 && !memcmp(next, key, 1);
+	close(fd);
+}
+
+static bool exists(const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", bpffs, name);
+	return access(path, F_OK) == 0;
+}
+
+TestSuite(upgrade_maps, .init = setup, .fini = teardown);
+
+/* Arrays, not pointers: criterion hands parameters to a fresh instance of
+ * the binary, where static addresses differ. */
+struct pin_case {
+	char what[64];
+	char map[32];
+	enum bpf_map_type type;
+	__u32 key_size, value_size, max_entries, flags;
+	bool replaced;		     /* expected */
+	enum bpf_map_type want_type; /* this build's definition */
+	__u32 want_key, want_value;
+};
+
+static struct pin_case cases[] = {
+    {"conntrack of the previous build (40-byte key)", SL_MAP_CT, BPF_MAP_TYPE_LRU_HASH, 40,
+     sizeof(struct ct_entry), 1024, 0, true, BPF_MAP_TYPE_LRU_HASH, sizeof(struct ct_key),
+     sizeof(struct ct_entry)},
+    {"conntrack of this build's layout", SL_MAP_CT, BPF_MAP_TYPE_LRU_HASH, sizeof(struct ct_key),
+     sizeof(struct ct_entry), 1024, 0, false, BPF_MAP_TYPE_LRU_HASH, sizeof(struct ct_key),
+     sizeof(struct ct_entry)},
+    {"endpoint counters as a per-CPU hash", SL_MAP_EP_STATS, BPF_MAP_TYPE_PERCPU_HASH, 4,
+     sizeof(struct ep_stats), 64, 0, true, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct ep_stats)},
+    {"service frontends with a larger value", SL_MAP_SVC, BPF_MAP_TYPE_HASH, sizeof(struct svc_key),
+     sizeof(struct svc_val) + 8, 64, 0, true, BPF_MAP_TYPE_HASH, sizeof(struct svc_key),
+     sizeof(struct svc_val)},
+    {"conntrack with other flags", SL_MAP_CT, BPF_MAP_TYPE_LRU_HASH, sizeof(struct ct_key),
+     sizeof(struct ct_entry), 1024, BPF_F_NO_COMMON_LRU, true, BPF_MAP_TYPE_LRU_HASH,
+     sizeof(struct ct_key), sizeof(struct ct_entry)},
+    /* Arrays are indexed by the build's constants: another size is
+     * another layout (a build before the "purged" counter). */
+    {"conntrack counters of another count", SL_MAP_CT_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4,
+     sizeof(__u64), SL_CT_STAT_MAX - 1, 0, true, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(__u64)},
+    /* Runtime-sized: another table size is not another layout. */
+    {"Maglev tables of another size", SL_MAP_MAGLEV, BPF_MAP_TYPE_HASH, 4,
+     SL_MAGLEV_VALUE_SIZE(251), 16, BPF_F_NO_PREALLOC, false, BPF_MAP_TYPE_HASH, 4,
+     SL_MAGLEV_VALUE_SIZE(251)},
+};
+
+ParameterizedTestParameters(upgrade_maps, layout)
+{
+	return cr_make_param_array(struct pin_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct pin_case *c, upgrade_maps, layout)
+{
+	struct bpf_map_info info, cached = {};
+	__u32 len = sizeof(cached), old_id;
+	bool has_entry;
+	char oname[80];
+	int ret, fd;
+
+	old_id =
+	    pin_old(c->map, c->map, c->type, c->key_size, c->value_size, c->max_entries, c->flags);
+	ret = datapath_init();
+	cr_assert_eq(ret, 0, "%s: datapath_init() = %d (%s), expected 0", c->what, ret,
+		     strerror(-ret));
+	pinned(c->map, &info, &has_entry);
+	cr_expect_eq(info.type, c->want_type, "%s: pinned type %u, expected %u", c->what, info.type,
+		     c->want_type);
+	cr_expect_eq(info.key_size, c->want_key, "%s: pinned key %u B, expected %u B", c->what,
+		     info.key_size, c->want_key);
+	cr_expect_eq(info.value_size, c->want_value, "%s: pinned value %u B, expected %u B",
+		     c->what, info.value_size, c->want_value);
+	cr_expect_eq(datapath_map_replaced(c->map), c->replaced,
+		     "%s: datapath_map_replaced(%s) = %d, expected %d", c->what, c->map,
+		     datapath_map_replaced(c->map), c->replaced);
+	if (c->replaced) {
+		cr_expect_neq(info.id, old_id, "%s: the old map (id %u) is still pinned", c->what,
+			      old_id);
+		cr_expect_not(has_entry, "%s: the replacement map holds the old entry", c->what);
+	} else {
+		cr_expect_eq(info.id, old_id, "%s: pinned map id %u, expected the old %u", c->what,
+			     info.id, old_id);
+		cr_expect(has_entry, "%s: the reused map lost its entry", c->what);
+	}
+	/* max_entries follows a reused pin; a replaced conntrack keeps the
+	 * pinned size too (--ct-max only applies to a first creation). */
+	if (!c->replaced || !strcmp(c->map, SL_MAP_CT))
+		cr_expect_eq(info.max_entries, c->max_entries, "%s: max_entries %u, expected %u",
+			     c->what, info.max_entries, c->max_entries);
+	/* Callers get the pinned map, not a cached fd of the old one. */
+	fd = ctl_map_fd(c->map);
+	cr_assert_geq(fd, 0, "ctl_map_fd(%s) = %d", c->map, fd);
+	cr_assert_eq(bpf_obj_get_info_by_fd(fd, &cached, &len), 0);
+	cr_expect_eq(cached.id, info.id, "%s: ctl_map_fd gives map id %u, the pin is %u", c->what,
+		     cached.id, info.id);
+	snprintf(oname, sizeof(oname), "old-%s", c->map);
+	cr_expect_not(exists(oname), "%s: %s was left behind", c->what, oname);
+	/* Programs were loaded against the pinned maps. */
+	cr_expect(exists("progs/from_pod"), "%s: progs/from_pod not pinned", c->what);
+	if (!strcmp(c->map, SL_MAP_MAGLEV))
+		cr_expect_eq(ctl.maglev_size, 251, "Maglev size %u, expected the pinned 251",
+			     ctl.maglev_size);
+}
+
+/* A pin that cannot be read as a map is never replaced: the start fails. */
+Test(upgrade_maps, unreadable_pin_fails)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/%s", bpffs, SL_MAP_CT);
+	cr_assert_eq(mkdir(path, 0700), 0, "mkdir %s: %s", path, strerror(errno));
+	ret = datapath_init();
+	cr_expect_lt(ret, 0, "datapath_init() = %d with an unreadable %s, expected an error", ret,
+		     SL_MAP_CT);
+	cr_expect(exists(SL_MAP_CT), "the unreadable %s was removed", SL_MAP_CT);
+	cr_expect_not(exists("old-" SL_MAP_CT), "the unreadable %s was set aside", SL_MAP_CT);
+	cr_expect_not(datapath_map_replaced(SL_MAP_CT));
+}
+
+/* An upgrade interrupted after setting a pin aside: the next start puts
+ * it back, and reuses it when its layout fits. */
+Test(upgrade_maps, interrupted_set_aside_restored)
+{
+	struct bpf_map_info info;
+	bool has_entry;
+	__u32 old_id;
+	int ret;
+
+	old_id = pin_old("old-" SL_MAP_CT, SL_MAP_CT, BPF_MAP_TYPE_LRU_HASH, sizeof(struct ct_key),
+			 sizeof(struct ct_entry), 1024, 0);
+	ret = datapath_init();
+	cr_assert_eq(ret, 0, "datapath_init() = %d (%s), expected 0", ret, strerror(-ret));
+	pinned(SL_MAP_CT, &info, &has_entry);
+	cr_expect_eq(info.id, old_id, "pinned %s is map %u, expected the set-aside %u", SL_MAP_CT,
+		     info.id, old_id);
+	cr_expect(has_entry, "the restored %s lost its entry", SL_MAP_CT);
+	cr_expect_not(exists("old-" SL_MAP_CT), "old-%s is still there", SL_MAP_CT);
+}
+
+/* A start that fails after setting a pin aside (here: a later map's pin is
+ * unreadable) puts the old pin back, so the previous build still finds its
+ * maps: a rollback keeps its conntrack. */
+Test(upgrade_maps, failed_start_restores_old_pin)
+{
+	struct bpf_map_info info;
+	char path[PATH_MAX];
+	bool has_entry;
+	__u32 old_id;
+	int ret;
+
+	old_id = pin_old(SL_MAP_CT, SL_MAP_CT, BPF_MAP_TYPE_LRU_HASH, 40, sizeof(struct ct_entry),
+			 1024, 0);
+	/* Defined after sluice_ct (datapath/lib/maps.h): checked later. */
+	snprintf(path, sizeof(path), "%s/%s", bpffs, SL_MAP_SK_REVNAT);
+	cr_assert_eq(mkdir(path, 0700), 0, "mkdir %s: %s", path, strerror(errno));
+	ret = datapath_init();
+	cr_expect_lt(ret, 0, "datapath_init() = %d with an unreadable %s, expected an error", ret,
+		     SL_MAP_SK_REVNAT);
+	pinned(SL_MAP_CT, &info, &has_entry);
+	cr_expect_eq(info.id, old_id, "pinned %s is map %u, expected the old %u again", SL_MAP_CT,
+		     info.id, old_id);
+	cr_expect_eq(info.key_size, 40, "pinned %s key %u B, expected the old 40 B", SL_MAP_CT,
+		     info.key_size);
+	cr_expect(has_entry, "the restored %s lost its entry", SL_MAP_CT);
+	cr_expect_not(exists("old-" SL_MAP_CT), "old-%s is still there", SL_MAP_CT);
+	cr_expect_not(datapath_map_replaced(SL_MAP_CT));
+}
