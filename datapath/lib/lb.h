@@ -213,21 +213,23 @@ static __noinline void lb_conn_follow(const struct pkt *p, const struct ct_entry
 }
 
 /* A later packet p of the Service flow whose frontend entry is f: account
- * it, translate it to the recorded backend while that backend exists (a
- * 4-byte key lookup: sluiced deletes a backend only once no table names
- * it). On state changes and once a second the connection entry is kept in
- * step. Returns SL_FORWARDED, SL_CT_REBALANCE (the backend is gone: choose
- * again as for a new flow) or SL_DROP_NAT_FAILED. */
+ * it and translate it to the recorded backend. sluiced deletes the
+ * frontend entries of a backend it removes (controller/services.c); as a
+ * safety net, on state changes and once a second the backend is checked
+ * to still exist, and the connection entry is kept in step. Returns
+ * SL_FORWARDED, SL_CT_REBALANCE (the backend is gone: choose again as for
+ * a new flow) or SL_DROP_NAT_FAILED. */
 #define SL_CT_REBALANCE (-1)
 static __always_inline int lb_front_packet(struct __sk_buff *skb, struct pkt *p,
 					   struct ct_entry *f, __u64 now)
 {
-	__u32 id = f->backend_id;
+	if (ct_refresh(f, p, CT_ORIG, now)) {
+		__u32 id = f->backend_id;
 
-	if (!bpf_map_lookup_elem(&sluice_backend, &id))
-		return SL_CT_REBALANCE;
-	if (ct_refresh(f, p, CT_ORIG, now))
+		if (!bpf_map_lookup_elem(&sluice_backend, &id))
+			return SL_CT_REBALANCE;
 		lb_conn_follow(p, f, now);
+	}
 	return lb_dnat(skb, p, f->nat_addr, f->nat_port);
 }
 

@@ -255,9 +255,12 @@ Test(dp_lb, established_flow_keeps_backend)
 	uint8_t in[TP_MAX], out[TP_MAX];
 	struct tp_spec s = from_a(VIP1, IPPROTO_TCP, 40020, 80, 0x02);
 	uint32_t out_len, r_only[] = { BE_R }, id = BE_B;
+	struct ct_key fk = { .sport = htons(40020), .dport = htons(80), .proto = IPPROTO_TCP };
 	size_t len;
 	int ret;
 
+	fk.saddr = tp_ip(A_IP);
+	fk.daddr = tp_ip(VIP1);
 	len = tp_build(in, &s);
 	cr_assert_eq(tp_run_if(fp->progs.from_pod, a_if, in, len, out, &out_len), TC_ACT_REDIRECT);
 	put_table(1, r_only, 1);
@@ -273,12 +276,38 @@ Test(dp_lb, established_flow_keeps_backend)
 	cr_expect_eq(ret, TC_ACT_OK, "new flow: verdict %d", ret);
 	expect_tuple("new flow after the table change", out, A_IP, 40021, R_IP, 8080);
 
+	/* B deleted, as sluiced does it: the backend, then its flows'
+	 * frontend entries (40020's here). */
 	cr_assert_eq(bpf_map_delete_elem(bpf_map__fd(fp->maps.sluice_backend), &id), 0);
+	cr_assert_eq(bpf_map_delete_elem(bpf_map__fd(fp->maps.sluice_ct), &fk), 0,
+		     "no frontend entry for the established flow");
 	s = from_a(VIP1, IPPROTO_TCP, 40020, 80, 0x10);
 	len = tp_build(in, &s);
 	ret = tp_run_if(fp->progs.from_pod, a_if, in, len, out, &out_len);
 	cr_expect_eq(ret, TC_ACT_OK, "flow whose backend is gone: verdict %d", ret);
 	expect_tuple("flow re-balanced after its backend was deleted", out, A_IP, 40020, R_IP, 8080);
+}
+
+/* The datapath's own safety net: a flow whose backend vanished while its
+ * frontend entry stayed is re-balanced at its next state change. */
+Test(dp_lb, flow_of_vanished_backend_rebalanced_on_state_change)
+{
+	uint8_t in[TP_MAX], out[TP_MAX];
+	struct tp_spec s = from_a(VIP1, IPPROTO_TCP, 40030, 80, 0x02);
+	uint32_t out_len, r_only[] = { BE_R }, id = BE_B;
+	size_t len;
+	int ret;
+
+	len = tp_build(in, &s);
+	cr_assert_eq(tp_run_if(fp->progs.from_pod, a_if, in, len, out, &out_len), TC_ACT_REDIRECT);
+	expect_tuple("SYN to B", out, A_IP, 40030, B_IP, 8080);
+	put_table(1, r_only, 1);
+	cr_assert_eq(bpf_map_delete_elem(bpf_map__fd(fp->maps.sluice_backend), &id), 0);
+	s.tcp_flags = 0x10; /* the handshake's ACK: NEW -> ESTABLISHED */
+	len = tp_build(in, &s);
+	ret = tp_run_if(fp->progs.from_pod, a_if, in, len, out, &out_len);
+	cr_expect_eq(ret, TC_ACT_OK, "ACK of a flow whose backend is gone: verdict %d", ret);
+	expect_tuple("re-balanced at the state change", out, A_IP, 40030, R_IP, 8080);
 }
 
 /* ClientIP affinity: every new connection of A lands on the backend of its
