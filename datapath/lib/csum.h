@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Header rewrites with checksum fix-ups. The kernel helpers are used (not
- * hand-made arithmetic) because they handle CHECKSUM_PARTIAL/COMPLETE skbs,
- * which is what pods send with offloads on. */
+/* Header rewrites with checksum fix-ups. The fast path rewrites in place
+ * with the kernel's own checksum arithmetic, choosing by the skb's
+ * checksum state (read through bpf_cast_to_kern_ctx: CHECKSUM_PARTIAL is
+ * what pods send with offloads on); CHECKSUM_COMPLETE skbs and headers
+ * outside the linear data go through the kernel helpers. */
 #ifndef SLUICE_DP_CSUM_H
 #define SLUICE_DP_CSUM_H
 
+#include <bpf/bpf_core_read.h>
 #include "common.h"
 #include "pkt.h"
 
@@ -97,6 +100,96 @@ static __always_inline __u32 csum_add_w32(__u32 sum, __u32 w)
 	return sum + (w & 0xffff) + (w >> 16);
 }
 
+/* The kernel's sk_buff, for its checksum state only (CO-RE: the field is
+ * found in the running kernel's BTF). */
+struct sk_buff___sl {
+	__u8 ip_summed : 2;
+} __attribute__((preserve_access_index));
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+#define SL_CHECKSUM_NONE 0
+#define SL_CHECKSUM_UNNECESSARY 1
+#define SL_CHECKSUM_COMPLETE 2
+#define SL_CHECKSUM_PARTIAL 3
+
+/* skb->ip_summed of the kernel's skb (bpf_cast_to_kern_ctx is inlined by
+ * the verifier: a plain load). */
+static __always_inline __u32 csum_mode(struct __sk_buff *skb)
+{
+	struct sk_buff___sl *k = bpf_cast_to_kern_ctx(skb);
+
+	return BPF_CORE_READ_BITFIELD(k, ip_summed);
+}
+
+static __always_inline __u32 csum_fold16(__u32 s)
+{
+	s = (s & 0xffff) + (s >> 16);
+	return (s & 0xffff) + (s >> 16);
+}
+
+/* csum_nat_v4()'s fast path: headers in the linear data and the skb not
+ * CHECKSUM_COMPLETE (whose skb->csum only the helpers can follow). Every
+ * field is rewritten in place with the arithmetic of the kernel's
+ * inet_proto_csum_replace*(): the L4 checksum gets the address (pseudo
+ * header) and port changes, except for CHECKSUM_PARTIAL, where the field
+ * holds the pseudo-header sum only and the device sums the ports itself;
+ * a UDP checksum of 0 ("none") stays 0 and is never produced. Returns 1
+ * when done, 0 when the caller must take the helper path. */
+static __always_inline int csum_nat_v4_inline(struct __sk_buff *skb, struct pkt *p, __be32 saddr,
+					      __be32 daddr, __be16 sport, __be16 dport)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	__u32 mode, coff = l4_csum_off(p), pseudo = 0, ports_sum = 0, ipsum, v;
+	struct iphdr *ip;
+	__be16 *ports;
+	__sum16 *chk;
+
+	if (!coff || p->l3_off != ETH_HLEN || p->l4_off != ETH_HLEN + sizeof(*ip))
+		return 0;
+	if (p->proto == IPPROTO_TCP)
+		chk = data + ETH_HLEN + sizeof(*ip) + offsetof(struct tcphdr, check);
+	else
+		chk = data + ETH_HLEN + sizeof(*ip) + offsetof(struct udphdr, check);
+	if ((void *)(chk + 1) > end)
+		return 0;
+	mode = csum_mode(skb);
+	if (mode == SL_CHECKSUM_COMPLETE)
+		return 0;
+	ip = data + ETH_HLEN;
+	ports = data + ETH_HLEN + sizeof(*ip);
+	if (saddr != ip->saddr)
+		pseudo = csum_add_w32(csum_add_w32(pseudo, ~ip->saddr), saddr);
+	if (daddr != ip->daddr)
+		pseudo = csum_add_w32(csum_add_w32(pseudo, ~ip->daddr), daddr);
+	if (sport != ports[0])
+		ports_sum += (__u16)~ports[0] + (__u16)sport;
+	if (dport != ports[1])
+		ports_sum += (__u16)~ports[1] + (__u16)dport;
+
+	if (!(p->proto == IPPROTO_UDP && !*chk)) {
+		if (mode == SL_CHECKSUM_PARTIAL)
+			v = csum_fold16(*chk + pseudo);
+		else
+			v = (__u16)~csum_fold16((__u16)~*chk + pseudo + ports_sum);
+		if (p->proto == IPPROTO_UDP && !(__u16)v)
+			v = 0xffff;
+		*chk = (__sum16)v;
+	}
+	/* The IP header checksum: addresses only (RFC 1624). */
+	ipsum = csum_fold16((__u16)~ip->check + pseudo);
+	ip->check = (__sum16)~ipsum;
+	ip->saddr = saddr;
+	ip->daddr = daddr;
+	ports[0] = sport;
+	ports[1] = dport;
+	p->saddr.v4 = saddr;
+	p->daddr.v4 = daddr;
+	p->sport = sport;
+	p->dport = dport;
+	return 1;
+}
+
 /* Rewrite the IPv4 addresses and TCP/UDP ports of p to saddr, daddr,
  * sport, dport (any of them may be unchanged), with as few helper calls as
  * the checksums allow. L4: the address change is one pseudo-header update
@@ -128,6 +221,8 @@ static __always_inline int csum_nat_v4(struct __sk_buff *skb, struct pkt *p, __b
 
 	if (!coff || !p->l4_off)
 		return -EINVAL;
+	if (csum_nat_v4_inline(skb, p, saddr, daddr, sport, dport))
+		return 0;
 	csum_at = p->l4_off + coff;
 	both = saddr != from_a[0] && daddr != from_a[1];
 	if (both) {

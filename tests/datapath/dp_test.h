@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,8 @@ struct tp_spec {
 	uint8_t tcp_flags;  /* 0 = SYN */
 	uint8_t icmp_type;  /* ICMP: 0 = echo request */
 	uint16_t payload;   /* payload bytes after L4 */
+	uint8_t ip_opts;    /* IPv4 option words (NOPs) after the header */
+	bool udp_no_csum;   /* UDP: checksum 0 ("none") */
 };
 
 static inline uint32_t tp_ip(const char *s)
@@ -93,7 +96,8 @@ static inline size_t tp_build(uint8_t *buf, const struct tp_spec *s)
 	uint8_t *f = scratch + 2;
 	struct ethhdr *eth = (struct ethhdr *)f;
 	struct iphdr *ip = (struct iphdr *)(f + ETH_HLEN);
-	uint8_t *l4 = f + ETH_HLEN + sizeof(*ip);
+	size_t hl = sizeof(*ip) + 4u * s->ip_opts;
+	uint8_t *l4 = f + ETH_HLEN + hl;
 	size_t l4len = 0, i, len;
 
 	memset(scratch, 0, sizeof(scratch));
@@ -107,7 +111,8 @@ static inline size_t tp_build(uint8_t *buf, const struct tp_spec *s)
 		return 60;
 	}
 	ip->version = 4;
-	ip->ihl = 5;
+	ip->ihl = (uint8_t)(hl / 4);
+	memset(f + ETH_HLEN + sizeof(*ip), 1 /* NOP */, hl - sizeof(*ip));
 	ip->ttl = s->ttl ? s->ttl : 64;
 	ip->protocol = s->proto;
 	ip->id = htons(0x1234);
@@ -147,15 +152,15 @@ static inline size_t tp_build(uint8_t *buf, const struct tp_spec *s)
 	}
 	for (i = l4len - s->payload; i < l4len; i++)
 		l4[i] = (uint8_t)(0xa0 + i);
-	ip->tot_len = htons(sizeof(*ip) + l4len);
-	ip->check = htons(~tp_fold(tp_sum(ip, sizeof(*ip), 0)));
+	ip->tot_len = htons(hl + l4len);
+	ip->check = htons(~tp_fold(tp_sum(ip, hl, 0)));
 	if (s->proto == IPPROTO_TCP)
 		((struct tcphdr *)l4)->check = htons(~tp_fold(tp_sum(l4, l4len, tp_pseudo(ip, l4len))));
-	else if (s->proto == IPPROTO_UDP)
+	else if (s->proto == IPPROTO_UDP && !s->udp_no_csum)
 		((struct udphdr *)l4)->check = htons(~tp_fold(tp_sum(l4, l4len, tp_pseudo(ip, l4len))));
 	else if (s->proto == IPPROTO_ICMP)
 		((struct icmphdr *)l4)->checksum = htons(~tp_fold(tp_sum(l4, l4len, 0)));
-	len = ETH_HLEN + sizeof(*ip) + l4len;
+	len = ETH_HLEN + hl + l4len;
 	memcpy(buf, f, len);
 	return len;
 }
@@ -180,7 +185,9 @@ static inline void tp_assert_csums(const uint8_t *buf, size_t len)
 	cr_assert_geq(len, ETH_HLEN + ntohs(ip.tot_len), "frame %zu shorter than IP length", len);
 	s = tp_fold(tp_sum(buf + ETH_HLEN, ip.ihl * 4, 0));
 	cr_assert_eq(s, 0xffff, "IP header checksum invalid (sum %#x, want 0xffff)", s);
-	if (ip.protocol == IPPROTO_TCP || ip.protocol == IPPROTO_UDP) {
+	if (ip.protocol == IPPROTO_UDP && !(l4[6] | l4[7])) {
+		/* checksum 0: none (RFC 768), nothing to verify */
+	} else if (ip.protocol == IPPROTO_TCP || ip.protocol == IPPROTO_UDP) {
 		s = tp_fold(tp_sum(l4, l4len, tp_pseudo(&ip, l4len)));
 		cr_assert_eq(s, 0xffff, "L4 checksum invalid (sum %#x, want 0xffff)", s);
 	} else if (ip.protocol == IPPROTO_ICMP) {

@@ -120,7 +120,7 @@ static uint16_t port_at(const uint8_t *f, size_t off)
 {
 	uint16_t p;
 
-	memcpy(&p, f + ETH_HLEN + 20 + off, sizeof(p));
+	memcpy(&p, f + ETH_HLEN + ip_of(f)->ihl * 4 + off, sizeof(p));
 	return ntohs(p);
 }
 static uint16_t sport_of(const uint8_t *f)
@@ -526,4 +526,68 @@ Test(dp_lb, hairpin)
 	cr_assert_eq(ret, TC_ACT_REDIRECT, "hairpin reply: verdict %d", ret);
 	expect_tuple("hairpin reply", out, VIP2, 80, A_IP, 44000);
 	tp_assert_csums(out, out_len);
+}
+
+/* Translation in both directions on the two checksum paths: in place
+ * (plain headers; test_run skbs are CHECKSUM_NONE, like a packet whose
+ * checksum the sender computed) and through the kernel helpers (IP
+ * options put the L4 header elsewhere); a UDP checksum of 0 ("none")
+ * stays 0. Every frame's checksums must verify. */
+Test(dp_lb, translation_checksums_on_both_paths)
+{
+	static const struct {
+		const char *desc;
+		uint8_t proto, ip_opts;
+		bool udp_no_csum;
+	} cases[] = {
+		{ "TCP, in place", IPPROTO_TCP, 0, false },
+		{ "UDP, in place", IPPROTO_UDP, 0, false },
+		{ "UDP without checksum, in place", IPPROTO_UDP, 0, true },
+		{ "TCP with IP options, helpers", IPPROTO_TCP, 2, false },
+		{ "UDP with IP options, helpers", IPPROTO_UDP, 1, false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint16_t sport = (uint16_t)(41000 + i), dport = cases[i].proto == IPPROTO_TCP ? 80 : 53;
+		struct tp_spec s = from_a(VIP1, cases[i].proto, sport, dport,
+					  cases[i].proto == IPPROTO_TCP ? 0x02 : 0);
+		struct tp_spec r = { .smac = { 0x02, 0xaa, 0, 0, 0, 0x0b },
+				     .dmac = { 0x02, 0xee, 0, 0, 0, 0x0b },
+				     .saddr = B_IP, .daddr = A_IP, .proto = cases[i].proto,
+				     .sport = 8080, .dport = sport, .tcp_flags = 0x12,
+				     .payload = 6 };
+		uint8_t in[TP_MAX], out[TP_MAX];
+		uint32_t out_len;
+		size_t len;
+		int ret;
+
+		cr_log_info("case: %s", cases[i].desc);
+		s.ip_opts = r.ip_opts = cases[i].ip_opts;
+		s.udp_no_csum = r.udp_no_csum = cases[i].udp_no_csum;
+		s.payload = 6;
+		len = tp_build(in, &s);
+		ret = tp_run_if(fp->progs.from_pod, a_if, in, len, out, &out_len);
+		cr_expect_eq(ret, TC_ACT_REDIRECT, "[%s] first packet: verdict %d", cases[i].desc,
+			     ret);
+		expect_tuple(cases[i].desc, out, A_IP, sport, B_IP, 8080);
+		tp_assert_csums(out, out_len);
+		if (cases[i].udp_no_csum)
+			cr_expect(!(out[ETH_HLEN + 20 + 6] | out[ETH_HLEN + 20 + 7]),
+				  "[%s] UDP checksum 0 not kept", cases[i].desc);
+
+		/* The established path (the frontend entry) and the reply. */
+		if (cases[i].proto == IPPROTO_TCP)
+			s.tcp_flags = 0x10;
+		len = tp_build(in, &s);
+		ret = tp_run_if(fp->progs.from_pod, a_if, in, len, out, &out_len);
+		cr_expect_eq(ret, TC_ACT_REDIRECT, "[%s] second packet: verdict %d", cases[i].desc,
+			     ret);
+		expect_tuple(cases[i].desc, out, A_IP, sport, B_IP, 8080);
+		tp_assert_csums(out, out_len);
+		len = tp_build(in, &r);
+		ret = tp_run_if(fp->progs.from_pod, b_if, in, len, out, &out_len);
+		cr_expect_eq(ret, TC_ACT_REDIRECT, "[%s] reply: verdict %d", cases[i].desc, ret);
+		expect_tuple(cases[i].desc, out, VIP1, dport, A_IP, sport);
+		tp_assert_csums(out, out_len);
+	}
 }
