@@ -19,13 +19,18 @@ extern time_t ctl_start_time;
 /* True once the datapath is loaded and the model initialised. */
 extern bool ctl_ready;
 
-/* datapath.c: load (or reuse) and pin every program and map, attach the
- * cgroup hooks. Returns 0 or -errno (logged). */
+/* datapath.c: load (or reuse) and pin every program and map; attaches
+ * nothing. Returns 0 or -errno (logged). */
 int datapath_init(void);
-/* After the endpoints are loaded: if datapath_init loaded new programs,
- * re-attach them on every endpoint's host veth; then record the build as
- * pinned. Returns 0 or -errno. */
+/* After the maps are filled (endpoints, model, policy): attach the cgroup
+ * hooks and, if datapath_init loaded new programs, re-attach them on every
+ * endpoint's host veth; then record the build as pinned. Returns 0 or
+ * -errno (then call datapath_abort()). */
 int datapath_commit(void);
+/* A start that fails between datapath_init and a successful
+ * datapath_commit: put back the maps an upgrade replaced and drop the build
+ * marker (the previous programs stay attached). No-op after a commit. */
+void datapath_abort(void);
 /* Close our fds; pins and attachments stay (traffic goes on without us). */
 void datapath_fini(void);
 /* Whether datapath_init replaced the pinned map name (its layout differed

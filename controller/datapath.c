@@ -11,13 +11,14 @@
  * Start: if the marker matches this binary and every program is pinned,
  * nothing is loaded (restart). Otherwise every object is loaded (reusing the
  * pinned maps: nothing is emptied, except a map whose pinned layout differs
- * from this build's: see set_aside_incompatible()), the programs are pinned
- * under a temporary name and renamed over the old pins, cgroup links are
- * updated in place, and
- * after the endpoints are known datapath_commit() re-attaches the new
- * programs on every host veth with BPF_TC_F_REPLACE before writing the
- * marker. A crash half-way leaves the old marker, so the next start redoes
- * the upgrade. */
+ * from this build's: see set_aside_incompatible()) and the programs are
+ * pinned under a temporary name and renamed over the old pins. Nothing is
+ * attached yet: the old programs keep running on their old maps while the
+ * caller refills the maps the new ones read (endpoints, model, policy).
+ * Then datapath_commit() updates the cgroup links in place, re-attaches the
+ * new programs on every host veth with BPF_TC_F_REPLACE and writes the
+ * marker; datapath_abort() undoes a start that fails before that. A crash
+ * half-way leaves the old marker, so the next start redoes the upgrade. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -97,6 +98,9 @@ static __u64 knob_netns_cookie;
 
 static bool dp_loaded_new; /* programs were (re)loaded this start */
 static char dp_build[17];  /* hex of this binary's build hash */
+/* Loaded and pinned, but no hook moved to them yet: datapath_abort() can
+ * still give the previous build its maps back. */
+static bool dp_pending;
 
 #define MAX_CACHED_MAPS 64
 static struct {
@@ -106,6 +110,19 @@ static struct {
 static int n_cached;
 
 static int cg_fd = -1;
+
+/* The objects opened by datapath_init(), kept for datapath_commit() (the
+ * cgroup programs to attach, the pins this build no longer has). */
+#define N_OBJS (N_OBJECTS ? N_OBJECTS : 1)
+static struct bpf_object *dp_objs[N_OBJS];
+
+static void close_objects(void)
+{
+	for (size_t i = 0; i < N_OBJS; i++) {
+		bpf_object__close(dp_objs[i]);
+		dp_objs[i] = NULL;
+	}
+}
 
 static int pin_path(char *buf, size_t len, const char *dir, const char *name)
 {
@@ -166,8 +183,9 @@ static void map_cache_drop(const char *name)
  * cannot hold a dot; sluice_* lookups never see "old-"), so libbpf creates
  * and pins a fresh, empty map. Programs still attached keep their reference
  * to the old map until datapath_commit() moves every hook to the new ones.
- * After a successful load the old pins are removed; after a failed one they
- * are put back, so the previous build still finds its maps (rollback). */
+ * The old pins are removed once datapath_commit() moved the hooks; after a
+ * failed load, or a start datapath_abort() gives up on, they are put back,
+ * so the previous build still finds its maps (rollback). */
 #define DP_OLD_PREFIX "old-"
 #define MAX_REPLACED  32
 static char dp_replaced[MAX_REPLACED][64]; /* maps set aside this start */
@@ -387,8 +405,9 @@ static int set_aside_incompatible(struct bpf_object **objs, size_t n)
 	return 0;
 }
 
-/* After the load: drop the old pins (ok), or put them back over whatever
- * the failed load pinned, so the previous build still finds its maps. */
+/* Once the hooks run the new programs: drop the old pins (ok). After a
+ * failed load or start: put them back over whatever this start pinned, so
+ * the previous build still finds its maps. */
 static void finish_set_aside(bool ok)
 {
 	char old[PATH_MAX], path[PATH_MAX], oname[NAME_MAX];
@@ -411,7 +430,8 @@ static void finish_set_aside(bool ok)
 			pr_warn("%s: couldn't put the old pin %s back: %s\n", name, old,
 				strerror(errno));
 		else
-			pr_warn("%s: the datapath did not load: the previous map is pinned again\n",
+			pr_warn("%s: the upgrade did not complete: the previous map is pinned "
+				"again\n",
 				name);
 	}
 	if (!ok)
@@ -905,22 +925,23 @@ static int load_objects(struct bpf_object **objs)
 	return 0;
 }
 
-/* An upgrade's load: maps of another layout set aside first (and dropped
- * or restored after), then every object loaded and its programs pinned. */
+/* An upgrade's load: maps of another layout set aside first (restored at
+ * once when the load fails; else kept until datapath_commit() or
+ * datapath_abort()), then every object loaded and its programs pinned. */
 static int load_and_pin(struct bpf_object **objs)
 {
 	int ret = set_aside_incompatible(objs, N_OBJECTS);
 
 	if (!ret)
 		ret = load_objects(objs);
-	if (n_replaced)
-		finish_set_aside(ret == 0);
+	if (ret && n_replaced)
+		finish_set_aside(false);
 	return ret;
 }
 
 int datapath_init(void)
 {
-	struct bpf_object *objs[N_OBJECTS ? N_OBJECTS : 1] = {};
+	struct bpf_object **objs = dp_objs;
 	char marker[64], path[PATH_MAX];
 	size_t i;
 	int ret;
@@ -967,6 +988,8 @@ int datapath_init(void)
 	}
 	knob_maglev_m = ctl.maglev_size;
 	compute_build_id();
+	dp_loaded_new = dp_pending = false;
+	close_objects();
 
 	for (i = 0; i < N_OBJECTS; i++) {
 		ret = open_object(&dp_objects[i], &objs[i]);
@@ -983,14 +1006,13 @@ int datapath_init(void)
 		ret = load_and_pin(objs);
 		if (ret)
 			goto out;
-		dp_loaded_new = true;
+		dp_loaded_new = dp_pending = true;
 	}
-	ret = attach_cgroup_progs(objs, dp_loaded_new);
-	if (!ret && dp_loaded_new)
-		remove_orphan_pins(objs);
+	/* The cgroup hooks are attached by datapath_commit(): new programs
+	 * must not run before the maps they read are filled again. */
+	return 0;
 out:
-	for (i = 0; i < N_OBJECTS; i++)
-		bpf_object__close(objs[i]);
+	close_objects();
 	return ret;
 }
 
@@ -1053,21 +1075,74 @@ static int reattach_one(const struct endpoint *ep, void *arg)
 
 int datapath_commit(void)
 {
-	int failed = 0;
+	int failed = 0, ret;
 
+	if (!dp_objs[0]) {
+		pr_warn("datapath_commit() without a datapath_init()\n");
+		return -EINVAL;
+	}
+	/* Socket hooks first: when one cannot be attached the veths still
+	 * run the previous build and datapath_abort() rolls back (a link
+	 * already moved keeps the new program until the next start, which
+	 * loads again: the marker is gone). */
+	ret = attach_cgroup_progs(dp_objs, dp_loaded_new);
+	if (ret)
+		return ret;
 	if (dp_loaded_new) {
+		/* Some hooks run the new programs now: no way back. */
+		dp_pending = false;
+		if (n_replaced)
+			finish_set_aside(true);
+		remove_orphan_pins(dp_objs);
 		endpoints_foreach(reattach_one, &failed);
-		if (failed) {
-			/* Keep the old marker: the next start tries again. */
-			pr_warn("%d endpoints still run the previous programs\n", failed);
-			return 0;
-		}
+	}
+	close_objects();
+	if (failed) {
+		/* Keep the old marker: the next start tries again. */
+		pr_warn("%d endpoints still run the previous programs\n", failed);
+		return 0;
 	}
 	return write_marker();
 }
 
+/* The old marker would make the previous build reuse the programs this
+ * start pinned: without one, whichever build starts next loads its own. */
+static void remove_markers(void)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s", ctl.bpffs, SL_PIN_PROGS_DIR);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "build-", 6))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/%s", ctl.bpffs, SL_PIN_PROGS_DIR, de->d_name);
+		if (rmdir(path) < 0)
+			pr_warn("couldn't remove the build marker %s: %s\n", path, strerror(errno));
+	}
+	closedir(d);
+}
+
+void datapath_abort(void)
+{
+	if (dp_pending) {
+		pr_warn("start failed before the new programs were attached: the previous "
+			"programs keep running\n");
+		if (n_replaced)
+			finish_set_aside(false);
+		remove_markers();
+		dp_pending = false;
+	}
+	close_objects();
+}
+
 void datapath_fini(void)
 {
+	close_objects();
 	for (int i = 0; i < n_cached; i++)
 		close(map_cache[i].fd);
 	n_cached = 0;

@@ -258,16 +258,15 @@ int main(int argc, char **argv)
 	ret = datapath_init();
 	if (ret)
 		goto out;
-	if (datapath_map_replaced(SL_MAP_BACKEND) && !datapath_map_replaced(SL_MAP_CT))
-		forget_backend_ids();
+	/* On an upgrade the new programs are pinned but attached nowhere yet,
+	 * and a map whose layout changed was replaced by an empty one. Every
+	 * map the endpoints and the model fill (endpoints, ipcache, Services,
+	 * policy) is refilled BEFORE datapath_commit() moves the cgroup hooks
+	 * and the veths to the new programs: until then the old programs keep
+	 * serving from the old maps, so no connection meets an empty map. */
 	ret = endpoints_init();
 	if (ret)
 		goto out_dp;
-	/* Upgrade: move every endpoint to the new programs before saying the
-	 * new build is in place. */
-	ret = datapath_commit();
-	if (ret)
-		goto out_ep;
 	/* The model may tell the endpoints about identities while it loads,
 	 * so it starts after them. */
 	ret = model_init();
@@ -280,16 +279,30 @@ int main(int argc, char **argv)
 	 * nothing else would trigger a recompute after a restart. */
 	if (policy_sync() < 0)
 		pr_warn("policy maps not resynced at start; retried on the next change\n");
+	/* Upgrade: move every hook to the new programs before saying the new
+	 * build is in place. */
+	ret = datapath_commit();
+	if (ret)
+		goto out_model;
+	/* After the commit: until then the old programs kept adding entries
+	 * that name the old backend ids. */
+	if (datapath_map_replaced(SL_MAP_BACKEND) && !datapath_map_replaced(SL_MAP_CT))
+		forget_backend_ids();
 	ctl_ready = true;
 	pr_info("ready: node %s, pin root %s, socket %s\n", ctl.node_name, ctl.bpffs,
 		ctl.socket_path);
 	ret = server_run();
 
 	ctl_ready = false;
+out_model:
 	model_fini();
 out_ep:
 	endpoints_fini();
 out_dp:
+	/* A failed start leaves the previous programs on their maps (a no-op
+	 * once datapath_commit() succeeded). */
+	if (ret)
+		datapath_abort();
 	datapath_fini();
 out:
 	return ret ? 1 : 0;

@@ -3,12 +3,15 @@
  * a pin whose layout (type, key/value size, flags) differs from this
  * build's definition is replaced by a fresh map instead of failing the load;
  * a compatible pin, and the runtime-sized Maglev table, are reused with
- * their entries. Runs the real load path (datapath_init: every embedded
+ * their entries. The hooks move to the new programs only in
+ * datapath_commit(), once the caller refilled the maps; datapath_abort()
+ * gives a failed start's replaced maps back. Runs the real load path (datapath_init: every embedded
  * object) against a bpffs of the test's own under /run and an empty child
  * cgroup for the socket hooks. Needs root (BPF, mount, cgroup): fails
  * clearly without it. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -225,8 +228,18 @@ ParameterizedTest(struct pin_case *c, upgrade_maps, layout)
 	cr_assert_eq(bpf_obj_get_info_by_fd(fd, &cached, &len), 0);
 	cr_expect_eq(cached.id, info.id, "%s: ctl_map_fd gives map id %u, the pin is %u", c->what,
 		     cached.id, info.id);
+	/* The old pin stays until the hooks move (a failed start puts it
+	 * back), and goes with the commit. */
 	snprintf(oname, sizeof(oname), "old-%s", c->map);
+	cr_expect_eq(exists(oname), c->replaced, "%s: %s pinned before the commit: %d, expected %d",
+		     c->what, oname, exists(oname), c->replaced);
+	ret = datapath_commit();
+	cr_assert_eq(ret, 0, "%s: datapath_commit() = %d (%s), expected 0", c->what, ret,
+		     strerror(-ret));
 	cr_expect_not(exists(oname), "%s: %s was left behind", c->what, oname);
+	pinned(c->map, &info, &has_entry);
+	cr_expect_eq(info.id, cached.id, "%s: the commit changed the pinned map (%u, expected %u)",
+		     c->what, info.id, cached.id);
 	/* Programs were loaded against the pinned maps. */
 	cr_expect(exists("progs/from_pod"), "%s: progs/from_pod not pinned", c->what);
 	if (!strcmp(c->map, SL_MAP_MAGLEV))
@@ -297,4 +310,208 @@ Test(upgrade_maps, failed_start_restores_old_pin)
 	cr_expect(has_entry, "the restored %s lost its entry", SL_MAP_CT);
 	cr_expect_not(exists("old-" SL_MAP_CT), "old-%s is still there", SL_MAP_CT);
 	cr_expect_not(datapath_map_replaced(SL_MAP_CT));
+}
+
+/* ---- the hooks wait for the refill ------------------------------------ */
+
+#define MAX_LINKS 16
+
+/* The cgroup links pinned under links/: how many, and their programs. */
+struct links {
+	int n;
+	char name[MAX_LINKS][256];
+	__u32 prog_id[MAX_LINKS];
+};
+
+static void read_links(struct links *l)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 256];
+	struct dirent *de;
+	DIR *d;
+
+	memset(l, 0, sizeof(*l));
+	snprintf(dir, sizeof(dir), "%s/links", bpffs);
+	d = opendir(dir);
+	cr_assert_not_null(d, "opening %s: %s", dir, strerror(errno));
+	while ((de = readdir(d))) {
+		struct bpf_link_info info = {};
+		__u32 len = sizeof(info);
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		cr_assert_lt(l->n, MAX_LINKS, "more than %d links pinned", MAX_LINKS);
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		fd = bpf_obj_get(path);
+		cr_assert_geq(fd, 0, "opening link %s: %s", path, strerror(errno));
+		cr_assert_eq(bpf_obj_get_info_by_fd(fd, &info, &len), 0, "link %s info: %s", path,
+			     strerror(errno));
+		close(fd);
+		snprintf(l->name[l->n], sizeof(l->name[0]), "%s", de->d_name);
+		l->prog_id[l->n++] = info.prog_id;
+	}
+	closedir(d);
+}
+
+/* How many of the links run a program that reads map map_id. */
+static int links_reading(const struct links *l, __u32 map_id)
+{
+	int n = 0;
+
+	for (int i = 0; i < l->n; i++) {
+		__u32 ids[64], len;
+		struct bpf_prog_info info;
+		int fd = bpf_prog_get_fd_by_id(l->prog_id[i]);
+
+		cr_assert_geq(fd, 0, "program %u of link %s: %s", l->prog_id[i], l->name[i],
+			      strerror(errno));
+		memset(&info, 0, sizeof(info));
+		info.nr_map_ids = 64;
+		info.map_ids = (__u64)(unsigned long)ids;
+		len = sizeof(info);
+		cr_assert_eq(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+		close(fd);
+		for (__u32 j = 0; j < info.nr_map_ids && j < 64; j++)
+			n += ids[j] == map_id;
+	}
+	return n;
+}
+
+static __u32 map_id_of(const char *name)
+{
+	struct bpf_map_info info;
+	bool has_entry;
+
+	pinned(name, &info, &has_entry);
+	return info.id;
+}
+
+static bool any_marker(void)
+{
+	char dir[PATH_MAX];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/progs", bpffs);
+	d = opendir(dir);
+	cr_assert_not_null(d, "opening %s: %s", dir, strerror(errno));
+	while ((de = readdir(d)))
+		found |= !strncmp(de->d_name, "build-", 6);
+	closedir(d);
+	return found;
+}
+
+/* A previous build running: the datapath loaded, hooks attached, marker
+ * written; then its sluice_svc replaced by one of another layout (with an
+ * entry) and the marker removed, as an upgrade from that build would find
+ * them. Returns the links of the running build; *old_svc is the pinned
+ * map of the other layout. */
+static void previous_build(struct links *before, __u32 *old_svc)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	ret = datapath_init();
+	cr_assert_eq(ret, 0, "first start: datapath_init() = %d (%s)", ret, strerror(-ret));
+	ret = datapath_commit();
+	cr_assert_eq(ret, 0, "first start: datapath_commit() = %d (%s)", ret, strerror(-ret));
+	datapath_fini();
+	read_links(before);
+	cr_assert_gt(before->n, 0, "the first start attached no cgroup hook");
+	cr_assert_gt(links_reading(before, map_id_of(SL_MAP_SVC)), 0, "no socket hook reads %s",
+		     SL_MAP_SVC);
+	cr_assert(any_marker(), "the first start wrote no build marker");
+	snprintf(path, sizeof(path), "rmdir %s/progs/build-*", bpffs);
+	cr_assert_eq(system(path), 0, "removing the build marker failed");
+	snprintf(path, sizeof(path), "%s/%s", bpffs, SL_MAP_SVC);
+	cr_assert_eq(unlink(path), 0, "unpinning %s: %s", path, strerror(errno));
+	*old_svc = pin_old(SL_MAP_SVC, SL_MAP_SVC, BPF_MAP_TYPE_HASH, sizeof(struct svc_key),
+			   sizeof(struct svc_val) + 8, 64, 0);
+}
+
+/* The upgrade replaces sluice_svc with an empty map. Until the caller
+ * refilled it and called datapath_commit(), no hook may run a program
+ * reading that map: the socket hooks keep the previous programs (which
+ * read the previous map). After the commit they read the refilled one. */
+Test(upgrade_maps, hooks_move_only_on_commit)
+{
+	struct links before, during, after;
+	struct svc_key k = {0};
+	struct svc_val v = {0};
+	__u32 old_svc, new_svc;
+	int ret, fd;
+
+	previous_build(&before, &old_svc);
+	ret = datapath_init();
+	cr_assert_eq(ret, 0, "upgrade: datapath_init() = %d (%s)", ret, strerror(-ret));
+	cr_assert(datapath_map_replaced(SL_MAP_SVC), "%s (another value size) was not replaced",
+		  SL_MAP_SVC);
+	new_svc = map_id_of(SL_MAP_SVC);
+	cr_assert_neq(new_svc, old_svc);
+	read_links(&during);
+	cr_expect_eq(during.n, before.n, "links before the commit: %d, expected %d", during.n,
+		     before.n);
+	for (int i = 0; i < during.n && i < before.n; i++)
+		cr_expect_eq(during.prog_id[i], before.prog_id[i],
+			     "link %s runs program %u before the commit, expected the previous %u",
+			     during.name[i], during.prog_id[i], before.prog_id[i]);
+	cr_expect_eq(links_reading(&during, new_svc), 0,
+		     "%d socket hooks read the new, still empty %s before the commit",
+		     links_reading(&during, new_svc), SL_MAP_SVC);
+	cr_expect(exists("old-" SL_MAP_SVC), "old-%s gone before the commit", SL_MAP_SVC);
+
+	/* The refill (the model's job), then the commit. */
+	fd = ctl_map_fd(SL_MAP_SVC);
+	cr_assert_geq(fd, 0, "ctl_map_fd(%s) = %d", SL_MAP_SVC, fd);
+	k.port = 80;
+	cr_assert_eq(bpf_map_update_elem(fd, &k, &v, BPF_ANY), 0, "refilling %s: %s", SL_MAP_SVC,
+		     strerror(errno));
+	ret = datapath_commit();
+	cr_assert_eq(ret, 0, "upgrade: datapath_commit() = %d (%s)", ret, strerror(-ret));
+	read_links(&after);
+	cr_expect_gt(links_reading(&after, new_svc), 0,
+		     "no socket hook reads the refilled %s after the commit", SL_MAP_SVC);
+	for (int i = 0; i < after.n && i < before.n; i++)
+		cr_expect_neq(after.prog_id[i], before.prog_id[i],
+			      "link %s still runs the previous program %u after the commit",
+			      after.name[i], after.prog_id[i]);
+	cr_expect_not(exists("old-" SL_MAP_SVC), "old-%s left after the commit", SL_MAP_SVC);
+	cr_expect(any_marker(), "no build marker after the commit");
+	cr_expect_eq(map_id_of(SL_MAP_SVC), new_svc, "the commit changed the pinned %s",
+		     SL_MAP_SVC);
+}
+
+/* A start that fails after the load (the model could not be read, say):
+ * the replaced map is pinned again, the hooks keep the previous programs,
+ * and no marker is left that would make either build trust the pins. */
+Test(upgrade_maps, abort_gives_the_old_maps_back)
+{
+	struct links before, after;
+	struct bpf_map_info info;
+	bool has_entry;
+	__u32 old_svc;
+	int ret;
+
+	previous_build(&before, &old_svc);
+	ret = datapath_init();
+	cr_assert_eq(ret, 0, "upgrade: datapath_init() = %d (%s)", ret, strerror(-ret));
+	cr_assert(datapath_map_replaced(SL_MAP_SVC));
+	datapath_abort();
+	pinned(SL_MAP_SVC, &info, &has_entry);
+	cr_expect_eq(info.id, old_svc, "pinned %s is map %u after the abort, expected the old %u",
+		     SL_MAP_SVC, info.id, old_svc);
+	cr_expect(has_entry, "the restored %s lost its entry", SL_MAP_SVC);
+	cr_expect_not(exists("old-" SL_MAP_SVC), "old-%s is still there", SL_MAP_SVC);
+	cr_expect_not(datapath_map_replaced(SL_MAP_SVC));
+	cr_expect_not(any_marker(), "a build marker is left after the abort");
+	read_links(&after);
+	cr_expect_eq(after.n, before.n, "links after the abort: %d, expected %d", after.n,
+		     before.n);
+	for (int i = 0; i < after.n && i < before.n; i++)
+		cr_expect_eq(after.prog_id[i], before.prog_id[i],
+			     "link %s runs program %u after the abort, expected the previous %u",
+			     after.name[i], after.prog_id[i], before.prog_id[i]);
+	/* A commit after an abort has nothing to commit. */
+	cr_expect_lt(datapath_commit(), 0, "datapath_commit() after datapath_abort() succeeded");
 }
