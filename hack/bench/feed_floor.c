@@ -62,9 +62,18 @@ static void make_key(const char *name, const struct bpf_map_info *info, uint32_t
 		k->proto = IPPROTO_TCP;
 		k->family = SL_AF_INET;
 	} else if (!strcmp(name, SL_MAP_POL)) {
+		/* the trie holds only endPort ranges: 8080-8095 */
 		struct pol_key *k = key;
 
-		k->prefixlen = SL_POL_PREFIX_FULL;
+		k->prefixlen = SL_POL_PREFIX_FULL - 4;
+		k->ep_id = 1 + i / 4096;
+		k->peer = 256 + i % 4096;
+		k->dir = (uint8_t)(i & 1);
+		k->proto = IPPROTO_TCP;
+		k->dport = htons(8080);
+	} else if (!strcmp(name, SL_MAP_POL_EXACT)) {
+		struct pol_exact_key *k = key;
+
 		k->ep_id = 1 + i / 4096;
 		k->peer = 256 + i % 4096;
 		k->dir = (uint8_t)(i & 1);
