@@ -671,6 +671,30 @@ at() {
 	"${E2E_ARGV[@]}" "$@"
 }
 
+# conn_open WHERE... IP PORT: opens one long-lived TCP connection (socat)
+# from WHERE to IP:PORT and waits up to 3 s for its first received line;
+# conn_echo sends on it, conn_line reads what came back, conn_close ends it.
+# One such connection per script at a time.
+conn_open() {
+	local fifo=$E2E_ROOT/conn.in
+	e2e_place "$@" || return 2
+	shift "$E2E_SHIFT"
+	rm -f "$fifo" "$E2E_ROOT/conn.out"
+	mkfifo "$fifo" || return 1
+	exec {E2E_CONN_FD}<>"$fifo"
+	"${E2E_ARGV[@]}" socat -T 60 - "TCP:$1:$2" <&"$E2E_CONN_FD" >"$E2E_ROOT/conn.out" 2>&1 &
+	E2E_CONN_PID=$!
+	E2E_PIDS+=("$E2E_CONN_PID")
+	retry_until 3 grep -q . "$E2E_ROOT/conn.out"
+}
+# conn_echo TEXT: sends the line TEXT on the connection; waits up to 3 s for
+# it to come back.
+conn_echo() { echo "$1" >&"$E2E_CONN_FD"; retry_until 3 grep -q "$1" "$E2E_ROOT/conn.out"; }
+# conn_line N: line N of what the connection received.
+conn_line() { sed -n "${1}p" "$E2E_ROOT/conn.out"; }
+# conn_close: closes the connection (socat sees EOF) and stops socat.
+conn_close() { exec {E2E_CONN_FD}>&-; kill "$E2E_CONN_PID" 2>/dev/null; return 0; }
+
 # ping_from WHERE... IP: ICMP echo; passes on the first reply (3 tries, 2 s each).
 ping_from() {
 	e2e_place "$@" || return 2

@@ -66,14 +66,8 @@ expect_match "UDP to the ClusterIP is answered by backends only" "$(oneline <<<"
 expect_ge "UDP spreads over several backends" "$(wc -l <<<"$udp")" 2
 
 # ---- an established connection survives a backend-set change --------------------
-fifo=$E2E_ROOT/echo.in
-mkfifo "$fifo"
-exec {wfd}<>"$fifo"
-at pod default client socat -T 60 - "TCP:$CIP:9000" <&$wfd >"$E2E_ROOT/echo.out" 2>&1 &
-conn_pid=$!
-E2E_PIDS+=("$conn_pid")
-retry_until 3 grep -q . "$E2E_ROOT/echo.out"
-first=$(head -n1 "$E2E_ROOT/echo.out")
+conn_open pod default client "$CIP" 9000
+first=$(conn_line 1)
 expect_match "long-lived connection reached a backend" "$first" '^web-[abc]$'
 keep=${first#web-}
 keep_ip=${podip[$keep]}
@@ -82,12 +76,9 @@ keep_ip=${podip[$keep]}
 slice_drain=$(slice_obj shop web-1 web "$SLICE_PORTS" "$(ep "$keep_ip" false "" true true)")
 expect_ok "backend set changes (others removed, ours draining)" \
 	apply node1 "$slice_drain" "$(slice_obj shop web-2 web "$SLICE_PORTS")"
-echo still-here >&$wfd
-retry_until 3 grep -q still-here "$E2E_ROOT/echo.out"
-expect_eq "established connection still answered by its backend" \
-	"$(sed -n 2p "$E2E_ROOT/echo.out")" still-here
-exec {wfd}>&-
-kill "$conn_pid" 2>/dev/null
+conn_echo still-here
+expect_eq "established connection still answered by its backend" "$(conn_line 2)" still-here
+conn_close
 
 # Only the draining backend is left: kube-proxy's fallback sends new
 # connections to serving terminating endpoints when nothing is ready.

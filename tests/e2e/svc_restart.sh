@@ -41,30 +41,23 @@ ids() {
 }
 before=$(ids)
 
-fifo=$E2E_ROOT/echo.in
-mkfifo "$fifo"
-exec {wfd}<>"$fifo"
-at pod default client socat -T 60 - "TCP:$CIP:9000" <&$wfd >"$E2E_ROOT/echo.out" 2>&1 &
-E2E_PIDS+=("$!")
-retry_until 3 grep -q . "$E2E_ROOT/echo.out"
-expect_match "long-lived connection established" "$(head -n1 "$E2E_ROOT/echo.out")" '^web-[ab]$'
+conn_open pod default client "$CIP" 9000
+expect_match "long-lived connection established" "$(conn_line 1)" '^web-[ab]$'
 
 expect_ok "sluiced stops" sluiced_stop node1
 expect_match "new connections work while sluiced is down" "$(probe pod default client tcp $CIP 80)" '^web-[ab]$'
-echo during-downtime >&$wfd
-retry_until 3 grep -q during-downtime "$E2E_ROOT/echo.out"
-expect_eq "established connection works while sluiced is down" "$(sed -n 2p "$E2E_ROOT/echo.out")" during-downtime
+conn_echo during-downtime
+expect_eq "established connection works while sluiced is down" "$(conn_line 2)" during-downtime
 
 expect_ok "sluiced starts again" sluiced_start node1
 sleep 3 # past the first services timer tick (stale-entry GC)
 expect_eq "ids and tables unchanged by the restart" "$(ids)" "$before"
 expect_eq "the Service is known again (model restored)" \
 	"$(cnictl_j node1 service get shop/web | jq '.frontends[0].activeBackends')" 2
-echo after-restart >&$wfd
-retry_until 3 grep -q after-restart "$E2E_ROOT/echo.out"
-expect_eq "established connection survives the restart" "$(sed -n 3p "$E2E_ROOT/echo.out")" after-restart
+conn_echo after-restart
+expect_eq "established connection survives the restart" "$(conn_line 3)" after-restart
 expect_match "new connections work after the restart" "$(probe pod default client tcp $CIP 80)" '^web-[ab]$'
-exec {wfd}>&-
+conn_close
 
 # The restored model owns the adopted entries: deleting the Service clears them.
 expect_ok "Service deleted" delete_obj node1 "$(svc_obj shop web $CIP "$PORTS")"

@@ -133,13 +133,8 @@ pol_n=$(map_entries sluice_pol_ep)
 expect_ge "sluice_pol_ep isolates b" "${pol_n:-0}" 1
 
 # A connection through the ClusterIP, open across the whole upgrade.
-fifo=$E2E_ROOT/echo.in
-mkfifo "$fifo"
-exec {wfd}<>"$fifo"
-at pod default a socat -T 60 - "TCP:$CIP:9000" <&$wfd >"$E2E_ROOT/echo.out" 2>&1 &
-E2E_PIDS+=("$!")
-retry_until 3 grep -q . "$E2E_ROOT/echo.out"
-expect_eq "long-lived Service connection established" "$(head -n1 "$E2E_ROOT/echo.out")" web-b
+conn_open pod default a "$CIP" 9000
+expect_eq "long-lived Service connection established" "$(conn_line 1)" web-b
 
 # TERM: the model is saved to the state dir, as on a real upgrade.
 expect_ok "sluiced stops (TERM) for the second upgrade" sluiced_stop node1 TERM
@@ -214,10 +209,9 @@ expect_match "the sluice_pol_ep replacement is logged" "$(tail -n +$((logged + 1
 expect_reach "a -> Service while sluiced refills the maps" pod default a tcp $CIP 80 web-b
 expect_no_reach "a -> b:7000 still refused while sluiced refills the maps" \
 	pod default a tcp "$ipb" 7000
-echo during-refill >&$wfd
-retry_until 3 grep -q during-refill "$E2E_ROOT/echo.out"
-expect_eq "the established Service connection works during the refill" \
-	"$(sed -n 2p "$E2E_ROOT/echo.out")" during-refill
+conn_echo during-refill
+expect_eq "the established Service connection works during the refill" "$(conn_line 2)" \
+	during-refill
 cat "$model.saved" >&$hold
 exec {hold}>&-
 expect_ok "sluiced is ready after the held start" retry_until 30 test -S "$d/sluiced.sock"
@@ -232,11 +226,10 @@ expect_eq "sluice_pol_ep holds its entries right after ready" "$(map_entries slu
 expect_eq "no old-* pins left after the second upgrade" "$(compgen -G "$bpffs/old-*" | wc -l)" 0
 rm -f "$model.saved"
 expect_reach "a -> Service after the second upgrade" pod default a tcp $CIP 80 web-b
-echo after-upgrade >&$wfd
-retry_until 3 grep -q after-upgrade "$E2E_ROOT/echo.out"
-expect_eq "the established Service connection survives the upgrade" \
-	"$(sed -n 3p "$E2E_ROOT/echo.out")" after-upgrade
-exec {wfd}>&-
+conn_echo after-upgrade
+expect_eq "the established Service connection survives the upgrade" "$(conn_line 3)" \
+	after-upgrade
+conn_close
 expect_no_reach "a -> b:7000 refused after the upgrade" pod default a tcp "$ipb" 7000
 expect_ok "Service deleted" delete_obj node1 \
 	"$(svc_obj default web $CIP '[{"name":"http","port":80,"targetPort":8080},{"name":"echo","port":9000}]')"

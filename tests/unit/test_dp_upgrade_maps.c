@@ -354,6 +354,18 @@ static void read_links(struct links *l)
 }
 
 /* How many of the links run a program that reads map map_id. */
+/* Every link of now runs the program it ran in before (when: "before the
+ * commit", "after the abort"). */
+static void expect_same_programs(const struct links *before, const struct links *now,
+				 const char *when)
+{
+	cr_expect_eq(now->n, before->n, "links %s: %d, expected %d", when, now->n, before->n);
+	for (int i = 0; i < now->n && i < before->n; i++)
+		cr_expect_eq(now->prog_id[i], before->prog_id[i],
+			     "link %s runs program %u %s, expected the previous %u", now->name[i],
+			     now->prog_id[i], when, before->prog_id[i]);
+}
+
 static int links_reading(const struct links *l, __u32 map_id)
 {
 	int n = 0;
@@ -450,12 +462,7 @@ Test(upgrade_maps, hooks_move_only_on_commit)
 	new_svc = map_id_of(SL_MAP_SVC);
 	cr_assert_neq(new_svc, old_svc);
 	read_links(&during);
-	cr_expect_eq(during.n, before.n, "links before the commit: %d, expected %d", during.n,
-		     before.n);
-	for (int i = 0; i < during.n && i < before.n; i++)
-		cr_expect_eq(during.prog_id[i], before.prog_id[i],
-			     "link %s runs program %u before the commit, expected the previous %u",
-			     during.name[i], during.prog_id[i], before.prog_id[i]);
+	expect_same_programs(&before, &during, "before the commit");
 	cr_expect_eq(links_reading(&during, new_svc), 0,
 		     "%d socket hooks read the new, still empty %s before the commit",
 		     links_reading(&during, new_svc), SL_MAP_SVC);
@@ -506,12 +513,7 @@ Test(upgrade_maps, abort_gives_the_old_maps_back)
 	cr_expect_not(datapath_map_replaced(SL_MAP_SVC));
 	cr_expect_not(any_marker(), "a build marker is left after the abort");
 	read_links(&after);
-	cr_expect_eq(after.n, before.n, "links after the abort: %d, expected %d", after.n,
-		     before.n);
-	for (int i = 0; i < after.n && i < before.n; i++)
-		cr_expect_eq(after.prog_id[i], before.prog_id[i],
-			     "link %s runs program %u after the abort, expected the previous %u",
-			     after.name[i], after.prog_id[i], before.prog_id[i]);
+	expect_same_programs(&before, &after, "after the abort");
 	/* A commit after an abort has nothing to commit. */
 	cr_expect_lt(datapath_commit(), 0, "datapath_commit() after datapath_abort() succeeded");
 }
