@@ -17,19 +17,9 @@
 #include "../../controller/ctgc.h"
 #include "../../controller/kinds.h"
 #include "../../controller/services.h"
+#include "map_test.h"
 
 #define M 1021u
-
-static int mk_map(enum bpf_map_type t, size_t k, size_t v, unsigned int max, unsigned int flags,
-		  const char *name)
-{
-	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = flags);
-	int fd = bpf_map_create(t, name, k, v, max, &o);
-
-	cr_assert(fd >= 0, "bpf_map_create(%s): %s (this test needs root/CAP_BPF)", name,
-		  strerror(errno));
-	return fd;
-}
 
 /* An LRU map sized well above what a test puts in, so LRU eviction (which
  * starts before a map is full: per-CPU free lists) never removes entries. */

@@ -16,21 +16,11 @@
 #include "../../controller/kinds.h"
 #include "../../controller/requests.h"
 #include "../../controller/services.h"
+#include "map_test.h"
 
 #define M 1021u
 
 static int fd_svc = -1, fd_be = -1, fd_mg = -1, fd_rn = -1, fd_af = -1;
-
-static int mk_map(enum bpf_map_type t, size_t k, size_t v, unsigned int max, unsigned int flags,
-		  const char *name)
-{
-	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = flags);
-	int fd = bpf_map_create(t, name, k, v, max, &o);
-
-	cr_assert(fd >= 0, "bpf_map_create(%s): %s (this test needs root/CAP_BPF)", name,
-		  strerror(errno));
-	return fd;
-}
 
 static void setup_maps(unsigned int be_max)
 {
