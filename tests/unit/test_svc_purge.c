@@ -17,7 +17,7 @@
 #include "../../controller/ctgc.h"
 #include "../../controller/kinds.h"
 #include "../../controller/services.h"
-#include "map_test.h"
+#include "svc_test.h"
 
 #define M 1021u
 
@@ -303,17 +303,6 @@ static void svc_teardown(void)
 }
 
 TestSuite(svc_purge, .init = svc_setup, .fini = svc_teardown);
-
-static json_t *obj(const struct kind_ops *k, const char *text)
-{
-	json_error_t jerr;
-	json_t *o = json_loads(text, 0, &jerr);
-	char err[512];
-
-	cr_assert(o, "JSON: %s", jerr.text);
-	cr_assert_eq(k->validate(o, err, sizeof(err)), 0, "validate: %s", err);
-	return o;
-}
 
 #define SERVICE(name, ip)                                                                          \
 	"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"" name               \

@@ -16,7 +16,7 @@
 #include "../../controller/kinds.h"
 #include "../../controller/requests.h"
 #include "../../controller/services.h"
-#include "map_test.h"
+#include "svc_test.h"
 
 #define M 1021u
 
@@ -63,17 +63,6 @@ static long count(int fd)
 		n++;
 	}
 	return n;
-}
-
-static json_t *obj(const struct kind_ops *k, const char *text)
-{
-	json_error_t jerr;
-	json_t *o = json_loads(text, 0, &jerr);
-	char err[512];
-
-	cr_assert(o, "JSON: %s", jerr.text);
-	cr_assert_eq(k->validate(o, err, sizeof(err)), 0, "validate: %s", err);
-	return o;
 }
 
 /* A Service web/NAME on ip:80 -> 8080. */

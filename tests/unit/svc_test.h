@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Shared by the unit tests that give the controller maps of their own
- * (test_svc_writer, test_svc_purge): unpinned BPF maps, gone with the fd. */
-#ifndef SLUICE_TEST_MAP_H
-#define SLUICE_TEST_MAP_H
+/* Shared by the Service writer's unit tests (test_svc_writer,
+ * test_svc_purge): maps of their own (unpinned, gone with the fd) and
+ * validated feed objects. */
+#ifndef SLUICE_TEST_SVC_H
+#define SLUICE_TEST_SVC_H
 
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <string.h>
 #include <bpf/bpf.h>
+#include <jansson.h>
+
+#include "../../controller/kinds.h"
 
 /* A map of type t, key and value sizes k and v, max entries and flags;
  * fails the test (root or CAP_BPF is needed) when it cannot be made. */
@@ -20,6 +24,19 @@ static inline int mk_map(enum bpf_map_type t, size_t k, size_t v, unsigned int m
 	cr_assert(fd >= 0, "bpf_map_create(%s): %s (this test needs root/CAP_BPF)", name,
 		  strerror(errno));
 	return fd;
+}
+
+/* The object text of kind k, parsed and validated (the test fails if it
+ * is not valid). */
+static inline json_t *obj(const struct kind_ops *k, const char *text)
+{
+	json_error_t jerr;
+	json_t *o = json_loads(text, 0, &jerr);
+	char err[512];
+
+	cr_assert(o, "JSON: %s", jerr.text);
+	cr_assert_eq(k->validate(o, err, sizeof(err)), 0, "validate: %s", err);
+	return o;
 }
 
 #endif
