@@ -87,6 +87,21 @@ static int pod_cidr(struct ctx *c, json_t *config_reply, struct sl_cidr *out)
 	return cni_pod_cidr_check(out, "sluiced's podCIDR", c->e);
 }
 
+/* How sluiced's config reply says to attach the programs: "tcx" or "tc"
+ * (a sluiced from before tcx says nothing: tc). */
+static int attach_mode(struct ctx *c, json_t *config_reply, enum sl_attach_mode *out)
+{
+	const char *s = json_string_value(json_object_get(config_reply, "attach"));
+
+	*out = SL_ATTACH_TC;
+	if (s && sl_attach_mode_parse(s, out))
+		return cni_fail(c->e, SL_CNI_ERR_DATAPATH, 0,
+				"sluiced attaches programs through \"%s\", which this plugin "
+				"does not know (a newer sluiced than plugin?)",
+				s);
+	return 0;
+}
+
 /* ---- namespaces --------------------------------------------------------- */
 
 /* Create, inside the netns netns_fd, a netlink socket and read the netns
@@ -168,6 +183,7 @@ static int cmd_add(struct ctx *c, json_t **result)
 	union sl_addr gw = {0};
 	bool have_cidr = false, leased = false, existed = false, link = false;
 	int netns_fd = -1, host_ifindex = 0, pod_ifindex, err;
+	enum sl_attach_mode mode;
 	uint8_t macs[12];
 	uint64_t cookie = 0;
 	json_t *reply = NULL, *ipres = NULL;
@@ -177,6 +193,9 @@ static int cmd_add(struct ctx *c, json_t **result)
 	err = ctl_call(c, json_pack("{s:s}", "request", "config"), &reply);
 	if (err)
 		return err;
+	err = attach_mode(c, reply, &mode);
+	if (err)
+		goto out;
 	if (c->conf.has_pod_cidr || json_is_string(json_object_get(reply, "podCIDR"))) {
 		err = pod_cidr(c, reply, &cidr);
 		if (err)
@@ -313,7 +332,7 @@ static int cmd_add(struct ctx *c, json_t **result)
 			 c->host_ifname);
 		goto rollback;
 	}
-	if ((err = cni_tc_attach(host_ifindex, c->conf.bpffs, c->e)))
+	if ((err = cni_tc_attach(host_ifindex, c->conf.bpffs, mode, c->e)))
 		goto rollback;
 
 	cni_mac_str(macs + 6, mac, sizeof(mac));

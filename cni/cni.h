@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "addr.h"
+#include "attach.h"
 
 /* Error codes written to stdout in {"code":N}. 1-99 are the CNI spec's; 100+
  * are ours.
@@ -228,12 +229,12 @@ int cni_ipam_result_ip(const json_t *result, struct sl_cidr *ip, bool *has_gw, u
 		       struct cni_err *e);
 
 /* ---- datapath ---------------------------------------------------------- */
-/* Attach <bpffs>/progs/from_pod at tc ingress and <bpffs>/progs/to_pod at tc
- * egress of ifindex (already loaded programs: no verifier run). Returns 0 or
- * -errno with e set (code 106). */
-int cni_tc_attach(int ifindex, const char *bpffs, struct cni_err *e);
-/* 1 when both pinned programs are the ones attached to ifindex, 0 when not
- * (e says which), or -errno. */
+/* Attach <bpffs>/progs/from_pod at ingress and <bpffs>/progs/to_pod at
+ * egress of ifindex through mode (the one sluiced reports; already loaded
+ * programs: no verifier run). Returns 0 or -errno with e set (code 106). */
+int cni_tc_attach(int ifindex, const char *bpffs, enum sl_attach_mode mode, struct cni_err *e);
+/* 1 when both pinned programs are the ones attached to ifindex (through
+ * tcx or tc), 0 when not (e says which), or -errno. */
 int cni_tc_check(int ifindex, const char *bpffs, struct cni_err *e);
 
 /* ---- running a command ------------------------------------------------- */

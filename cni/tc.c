@@ -12,15 +12,12 @@
 
 #include "cni.h"
 
-/* Filters use SL_TC_HANDLE/SL_TC_PRIORITY (sluice/common.h): fixed, so
- * CHECK and sluiced's re-attach on upgrade find them. */
-
 static const struct {
 	const char *prog;
-	enum bpf_tc_attach_point where;
+	bool ingress;
 } progs[] = {
-    {"from_pod", BPF_TC_INGRESS}, /* packets the pod sends */
-    {"to_pod", BPF_TC_EGRESS},	  /* packets towards the pod */
+    {"from_pod", true}, /* packets the pod sends */
+    {"to_pod", false},  /* packets towards the pod */
 };
 
 static int prog_get(const char *bpffs, const char *name, struct cni_err *e)
@@ -38,40 +35,32 @@ static int prog_get(const char *bpffs, const char *name, struct cni_err *e)
 	return fd;
 }
 
-int cni_tc_attach(int ifindex, const char *bpffs, struct cni_err *e)
+int cni_tc_attach(int ifindex, const char *bpffs, enum sl_attach_mode mode, struct cni_err *e)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	int err;
-
-	/* One clsact qdisc serves both directions. */
-	err = bpf_tc_hook_create(&hook);
-	if (err && err != -EEXIST)
-		return cni_fail(e, SL_CNI_ERR_DATAPATH, err,
-				"couldn't create the clsact qdisc on ifindex %d", ifindex);
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
-		int fd = prog_get(bpffs, progs[i].prog, e);
+		const char *what = "";
+		int fd = prog_get(bpffs, progs[i].prog, e), err;
 
 		if (fd < 0)
 			return fd;
-		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SL_TC_HANDLE, .priority = SL_TC_PRIORITY,
-			    .prog_fd = fd, .flags = BPF_TC_F_REPLACE);
-		hook.attach_point = progs[i].where;
-		err = bpf_tc_attach(&hook, &opts);
+		err = sl_attach(ifindex, progs[i].ingress, fd, mode, &what);
 		close(fd);
 		if (err)
 			return cni_fail(e, SL_CNI_ERR_DATAPATH, err,
-					"couldn't attach %s to ifindex %d", progs[i].prog, ifindex);
+					"couldn't attach %s to ifindex %d (%s %s): couldn't %s",
+					progs[i].prog, ifindex, sl_attach_mode_name(mode),
+					progs[i].ingress ? "ingress" : "egress", what);
 	}
 	return 0;
 }
 
 int cni_tc_check(int ifindex, const char *bpffs, struct cni_err *e)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex);
-
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		const char *dir = progs[i].ingress ? "ingress" : "egress";
 		struct bpf_prog_info info = {0};
-		__u32 len = sizeof(info);
+		enum sl_attach_mode mode;
+		__u32 len = sizeof(info), id = 0;
 		int fd = prog_get(bpffs, progs[i].prog, e), err;
 
 		if (fd < 0)
@@ -81,21 +70,22 @@ int cni_tc_check(int ifindex, const char *bpffs, struct cni_err *e)
 		if (err)
 			return cni_fail(e, SL_CNI_ERR_DATAPATH, -errno, "couldn't read info of %s",
 					progs[i].prog);
-		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SL_TC_HANDLE, .priority = SL_TC_PRIORITY);
-		hook.attach_point = progs[i].where;
-		err = bpf_tc_query(&hook, &opts);
-		if (err) {
-			cni_fail(e, SL_CNI_ERR_CHECK, err,
-				 "%s is not attached at tc %s of ifindex %d", progs[i].prog,
-				 progs[i].where == BPF_TC_INGRESS ? "ingress" : "egress", ifindex);
+		err = sl_attached(ifindex, progs[i].ingress, progs[i].prog, &id, &mode);
+		if (err < 0)
+			return cni_fail(e, SL_CNI_ERR_CHECK, err,
+					"couldn't list the programs at %s of ifindex %d", dir,
+					ifindex);
+		if (!err) {
+			cni_fail(e, SL_CNI_ERR_CHECK, 0,
+				 "%s is not attached at %s of ifindex %d (neither tcx nor tc)",
+				 progs[i].prog, dir, ifindex);
 			return 0;
 		}
-		if (opts.prog_id != info.id) {
-			cni_fail(
-			    e, SL_CNI_ERR_CHECK, 0,
-			    "tc %s of ifindex %d runs program id %u, not the pinned %s (id %u)",
-			    progs[i].where == BPF_TC_INGRESS ? "ingress" : "egress", ifindex,
-			    opts.prog_id, progs[i].prog, info.id);
+		if (id != info.id) {
+			cni_fail(e, SL_CNI_ERR_CHECK, 0,
+				 "%s %s of ifindex %d runs program id %u, not the pinned %s (id %u)",
+				 sl_attach_mode_name(mode), dir, ifindex, id, progs[i].prog,
+				 info.id);
 			return 0;
 		}
 	}

@@ -36,9 +36,17 @@ void datapath_fini(void);
 /* Whether datapath_init replaced the pinned map name (its layout differed
  * from this build's): it started empty. */
 bool datapath_map_replaced(const char *name);
-/* Attach the pinned from_pod/to_pod programs to a host veth (tc ingress /
- * egress), replacing what is there. Returns 0 or -errno (logged). */
+
+/* veth_attach.c */
+/* Attach the pinned from_pod/to_pod programs to a host veth (ingress /
+ * egress) through ctl.attach_mode, replacing earlier versions of them
+ * (through either interface). Returns 0 or -errno (logged). */
 int datapath_attach_veth(uint32_t ifindex, const char *ifname);
+/* What runs at the host veth ifindex, which must still be called ifname:
+ * {"ingress": {"program", "id", "via", "current"} or null, "egress": ...}
+ * ("current": the pinned program of that name); NULL when the veth is gone
+ * or on no memory. */
+json_t *datapath_veth_json(uint32_t ifindex, const char *ifname);
 /* Names of the maps under the pin root ("sluice_*"), for status. Calls fn
  * for each; returns 0 or -errno. */
 int datapath_foreach_map(int (*fn)(const char *name, int fd, void *arg), void *arg);

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include "addr.h"
+#include "attach.h"
 
 struct ctl_config {
 	const char *bpffs;      /* pin root */
@@ -18,6 +19,7 @@ struct ctl_config {
 	struct sl_cidr service_cidr;
 	unsigned int maglev_size;    /* Maglev table size M (prime) */
 	unsigned int ct_max;         /* conntrack entries */
+	enum sl_attach_mode attach_mode; /* tcx or tc, for the host veths */
 };
 
 extern struct ctl_config ctl;

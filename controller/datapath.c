@@ -1016,46 +1016,6 @@ out:
 	return ret;
 }
 
-int datapath_attach_veth(uint32_t ifindex, const char *ifname)
-{
-	static const struct {
-		const char *prog;
-		enum bpf_tc_attach_point where;
-	} hooks[] = {{"from_pod", BPF_TC_INGRESS}, {"to_pod", BPF_TC_EGRESS}};
-	char path[PATH_MAX];
-	int ret = 0;
-
-	for (size_t i = 0; i < 2; i++) {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = hooks[i].where);
-		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SL_TC_HANDLE, .priority = SL_TC_PRIORITY,
-			    .flags = BPF_TC_F_REPLACE);
-		int fd;
-
-		pin_path(path, sizeof(path), SL_PIN_PROGS_DIR, hooks[i].prog);
-		fd = bpf_obj_get(path);
-		if (fd < 0) {
-			ret = -errno;
-			pr_warn("couldn't open %s: %s\n", path, strerror(errno));
-			return ret;
-		}
-		ret = bpf_tc_hook_create(&hook);
-		if (ret && ret != -EEXIST) {
-			pr_warn("couldn't create clsact on %s: %s\n", ifname, strerror(-ret));
-			close(fd);
-			return ret;
-		}
-		opts.prog_fd = fd;
-		ret = bpf_tc_attach(&hook, &opts);
-		close(fd);
-		if (ret) {
-			pr_warn("couldn't attach %s to %s: %s\n", hooks[i].prog, ifname,
-				strerror(-ret));
-			return ret;
-		}
-	}
-	return 0;
-}
-
 static int reattach_one(const struct endpoint *ep, void *arg)
 {
 	char name[IF_NAMESIZE];
@@ -1094,8 +1054,11 @@ int datapath_commit(void)
 		if (n_replaced)
 			finish_set_aside(true);
 		remove_orphan_pins(dp_objs);
-		endpoints_foreach(reattach_one, &failed);
 	}
+	/* Every start: new programs, or a new --attach mode, reach the pods
+	 * already there (a veth that runs the pinned programs through the
+	 * chosen interface is left alone). */
+	endpoints_foreach(reattach_one, &failed);
 	close_objects();
 	if (failed) {
 		/* Keep the old marker: the next start tries again. */

@@ -956,6 +956,7 @@ static int req_get(const json_t *req, json_t *reply, char *err, size_t errlen)
 	const char *ns = json_string_value(json_object_get(req, "namespace"));
 	const char *pod = json_string_value(json_object_get(req, "pod"));
 	const struct endpoint *ep;
+	json_t *o;
 
 	if (cid) {
 		ep = find_ep(cid, ifname ? ifname : "eth0", NULL);
@@ -976,7 +977,11 @@ static int req_get(const json_t *req, json_t *reply, char *err, size_t errlen)
 			 "endpoint.get: give containerID (and ifname) or namespace and pod");
 		return -EINVAL;
 	}
-	if (json_object_set_new(reply, "endpoint", ep_to_json(ep))) {
+	/* Not part of the record: what the host veth runs now. */
+	o = ep_to_json(ep);
+	if (!o || json_object_set_new(o, "datapath",
+				      datapath_veth_json(ep->host_ifindex, ep->host_ifname)) ||
+	    json_object_set_new(reply, "endpoint", o)) {
 		snprintf(err, errlen, "endpoint.get: out of memory");
 		return -ENOMEM;
 	}

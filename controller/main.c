@@ -46,6 +46,11 @@ static void usage(FILE *f)
 		"  --ct-max N           conntrack table entries [%u]; applied when the\n"
 		"                       table is first created\n"
 		"  --maglev-size M      Maglev table size, a prime <= %u [%u]\n"
+		"  --attach MODE        how pod programs are attached to host veths: tc\n"
+		"                       (clsact qdisc + cls_bpf) or tcx (kernel 6.6+: a\n"
+		"                       little less per packet, but each attach waits\n"
+		"                       for an RCU grace period) [tc]; pods already\n"
+		"                       there are moved over at start\n"
 		"  -v, --verbose        more logs (repeat for debug)\n"
 		"  -h, --help           this help\n"
 		"  --version            print the version\n"
@@ -107,6 +112,7 @@ enum {
 	OPT_CGROUP,
 	OPT_CT_MAX,
 	OPT_MAGLEV_SIZE,
+	OPT_ATTACH,
 	OPT_VERSION,
 };
 
@@ -121,6 +127,7 @@ static const struct option options[] = {
     {"cgroup", required_argument, NULL, OPT_CGROUP},
     {"ct-max", required_argument, NULL, OPT_CT_MAX},
     {"maglev-size", required_argument, NULL, OPT_MAGLEV_SIZE},
+    {"attach", required_argument, NULL, OPT_ATTACH},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -198,6 +205,10 @@ static int parse_flags(int argc, char **argv, int *verbosity)
 				    "--maglev-size '%s': must be a prime no larger than 65521",
 				    optarg);
 			break;
+		case OPT_ATTACH:
+			if (sl_attach_mode_parse(optarg, &ctl.attach_mode))
+				return bad_usage("--attach '%s': must be tc or tcx", optarg);
+			break;
 		case 'v':
 			(*verbosity)++;
 			break;
@@ -217,6 +228,10 @@ static int parse_flags(int argc, char **argv, int *verbosity)
 	}
 	if (optind < argc)
 		return bad_usage("unexpected argument '%s'", argv[optind]);
+	if (ctl.attach_mode == SL_ATTACH_TCX && !sl_tcx_supported())
+		return bad_usage("--attach %s: this kernel has no tcx (6.6 or later has; "
+				 "use tc)",
+				 "tcx");
 	if (ctl.pod_cidr.family && ctl.have_pod_cidr &&
 	    ctl.pod_cidr.family == ctl.cluster_cidr.family &&
 	    !sl_cidr_contains(&ctl.cluster_cidr, &ctl.pod_cidr.addr, ctl.pod_cidr.family))

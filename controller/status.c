@@ -29,7 +29,9 @@ static int req_config(const json_t *req, json_t *reply, char *err, size_t errlen
 	    json_object_set_new(reply, "clusterCIDR", cidr_json(&ctl.cluster_cidr)) ||
 	    json_object_set_new(reply, "serviceCIDR", cidr_json(&ctl.service_cidr)) ||
 	    json_object_set_new(reply, "bpffs", json_string(ctl.bpffs)) ||
-	    json_object_set_new(reply, "stateDir", json_string(ctl.state_dir))) {
+	    json_object_set_new(reply, "stateDir", json_string(ctl.state_dir)) ||
+	    json_object_set_new(reply, "attach",
+				json_string(sl_attach_mode_name(ctl.attach_mode)))) {
 		snprintf(err, errlen, "config: out of memory");
 		return -ENOMEM;
 	}
@@ -106,6 +108,7 @@ static int req_status(const json_t *req, json_t *reply, char *err, size_t errlen
 	    json_object_set(st, "maps", maps) ||
 	    json_object_set_new(st, "uptimeSeconds", json_integer(time(NULL) - ctl_start_time)) ||
 	    json_object_set_new(st, "version", json_string(SL_VERSION)) ||
+	    json_object_set_new(st, "attach", json_string(sl_attach_mode_name(ctl.attach_mode))) ||
 	    json_object_set(reply, "status", st))
 		goto fail;
 	ret = 0;

@@ -461,6 +461,18 @@ cnictl_t() {
 		--socket "$E2E_ROOT/$n/sluiced.sock" "$@"
 }
 
+# node_attach NODE: how NODE's sluiced attaches the pod programs (tcx or
+# tc), from `cnictl status`.
+node_attach() { cnictl_j "$1" status | jq -r '.controller.attach // empty'; }
+
+# pod_datapath NODE NS NAME DIR: what the pod's host veth runs at DIR
+# (ingress or egress), from `cnictl endpoint get`: "VIA PROGRAM ID current"
+# ("stale" when it is not the pinned program), empty when nothing is.
+pod_datapath() {
+	cnictl_j "$1" endpoint get "$2/$3" | jq -r --arg d "$4" '.datapath[$d] // empty |
+		"\(.via) \(.program) \(.id) \(if .current then "current" else "stale" end)"'
+}
+
 # metric NODE REASON DIR: packets counted in sluice_metrics for REASON (a
 # name from lib/reasons.c such as "spoofed-source-ip") and DIR
 # ("egress"/"ingress"), from `cnictl -o json bpf map dump sluice_metrics`

@@ -36,10 +36,12 @@ expect_match "host veth named sl + 12 hex" "$hostif" '^sl[0-9a-f]{12}$'
 expect_ok "host veth exists in node1" ip -n "$(node_netns node1)" link show dev "$hostif"
 expect_eq "four host veths" "$(host_links node1)" 4
 expect_eq "four leases" "$(leases node1)" 4
-expect_match "from_pod attached at tc ingress of the host veth" \
-	"$(ip netns exec "$(node_netns node1)" tc filter show dev "$hostif" ingress)" 'from_pod'
-expect_match "to_pod attached at tc egress of the host veth" \
-	"$(ip netns exec "$(node_netns node1)" tc filter show dev "$hostif" egress)" 'to_pod'
+mode=$(node_attach node1)
+expect_match "sluiced reports its attach mode" "$mode" '^tcx?$'
+expect_match "the pinned from_pod runs at the host veth's ingress" \
+	"$(pod_datapath node1 default a ingress)" "^$mode from_pod [0-9]+ current\$"
+expect_match "the pinned to_pod runs at the host veth's egress" \
+	"$(pod_datapath node1 default a egress)" "^$mode to_pod [0-9]+ current\$"
 
 # ---- pod to pod ---------------------------------------------------------------------
 expect_ok "ICMP a -> b" ping_from pod default a "$ipb"

@@ -16,15 +16,13 @@ expect_ok "ADD a" pod_add node1 default a
 expect_ok "ADD b" pod_add node1 default b
 ipa=$(pod_ip default a) ipb=$(pod_ip default b)
 bpffs=$(node_bpffs node1)
-nodens=$(node_netns node1)
-hostb=$(jq -r '[.interfaces[] | select(has("sandbox") | not) | .name][0]' "$(pod_result default b)")
 
 prog_id() { bpftool -j prog show pinned "$bpffs/progs/$1" 2>/dev/null | jq -r '.id // empty'; }
 from_id=$(prog_id from_pod) to_id=$(prog_id to_pod)
 expect_match "from_pod is pinned" "$from_id" '^[0-9]+$'
 expect_match "to_pod is pinned" "$to_id" '^[0-9]+$'
 expect_match "b's host veth runs the pinned from_pod" \
-	"$(ip netns exec "$nodens" tc filter show dev "$hostb" ingress)" " id $from_id "
+	"$(pod_datapath node1 default b ingress)" " from_pod $from_id current\$"
 
 # An echo server on b and one long-lived TCP connection from a to it.
 e2e_place pod default b
@@ -65,7 +63,7 @@ for sig in KILL TERM; do
 	expect_eq "same from_pod program after restart ($sig)" "$(prog_id from_pod)" "$from_id"
 	expect_eq "same to_pod program after restart ($sig)" "$(prog_id to_pod)" "$to_id"
 	expect_match "b's veth still runs the same program ($sig)" \
-		"$(ip netns exec "$nodens" tc filter show dev "$hostb" ingress)" " id $from_id "
+		"$(pod_datapath node1 default b ingress)" " from_pod $from_id current\$"
 	expect_eq "endpoints restored from the state dir ($sig)" \
 		"$(request node1 '{"request":"endpoint.list"}' | jq '.endpoints | length')" 2
 	expect_match "sluice_ep kept b ($sig)" "$(cnictl_j node1 bpf map dump sluice_ep)" "\"$ipb\""

@@ -19,20 +19,17 @@ expect_ok "ADD a" pod_add node1 default a || e2e_finish
 expect_ok "ADD b" pod_add node1 default b || e2e_finish
 ipb=$(pod_ip default b)
 bpffs=$(node_bpffs node1)
-nodens=$(node_netns node1)
-host_veth() { jq -r '[.interfaces[] | select(has("sandbox") | not) | .name][0]' "$(pod_result default "$1")"; }
-hosta=$(host_veth a) hostb=$(host_veth b)
 
 prog_id() { bpftool -j prog show pinned "$bpffs/progs/$1" 2>/dev/null | jq -r '.id // empty'; }
 map_id() { bpftool -j map show pinned "$bpffs/$1" 2>/dev/null | jq -r '.id // empty'; }
 link_prog() { bpftool -j link show pinned "$bpffs/links/$1" 2>/dev/null | jq -r '.prog_id // empty'; }
-# attached DEV DIR: id of the program on DEV's tc hook (ingress/egress).
-attached() { ip netns exec "$nodens" tc filter show dev "$1" "$2" | sed -n 's/.* id \([0-9]*\) .*/\1/p' | head -n1; }
+# attached POD DIR: id of the program on POD's host veth at DIR (ingress/egress).
+attached() { pod_datapath node1 default "$1" "$2" | cut -d' ' -f3; }
 links() { ls "$bpffs/links" 2>/dev/null; }
 
 from_id=$(prog_id from_pod) to_id=$(prog_id to_pod) ep_map=$(map_id sluice_ep)
 expect_match "from_pod is pinned" "$from_id" '^[0-9]+$'
-expect_eq "b's ingress runs the pinned from_pod" "$(attached "$hostb" ingress)" "$from_id"
+expect_eq "b's ingress runs the pinned from_pod" "$(attached b ingress)" "$from_id"
 expect_match "a build marker is pinned" "$(ls "$bpffs/progs")" 'build-[0-9a-f]{16}'
 declare -A link_before
 for l in $(links); do link_before[$l]=$(link_prog "$l"); done
@@ -50,9 +47,9 @@ expect_ok "sluiced starts as another build" sluiced_start node1
 new_from=$(prog_id from_pod) new_to=$(prog_id to_pod)
 expect_ne "from_pod was replaced" "$new_from" "$from_id"
 expect_ne "to_pod was replaced" "$new_to" "$to_id"
-for dev in "$hosta" "$hostb"; do
-	expect_eq "$dev ingress runs the new from_pod" "$(attached "$dev" ingress)" "$new_from"
-	expect_eq "$dev egress runs the new to_pod" "$(attached "$dev" egress)" "$new_to"
+for p in a b; do
+	expect_eq "$p's ingress runs the new from_pod" "$(attached "$p" ingress)" "$new_from"
+	expect_eq "$p's egress runs the new to_pod" "$(attached "$p" egress)" "$new_to"
 done
 for l in "${!link_before[@]}"; do
 	expect_eq "link $l runs the new pinned program" "$(link_prog "$l")" "$(prog_id "$l")"
@@ -67,7 +64,7 @@ expect_ok "a -> b after the upgrade" ping_from pod default a "$ipb"
 expect_ok "sluiced stops (TERM)" sluiced_stop node1 TERM
 expect_ok "sluiced restarts" sluiced_start node1
 expect_eq "restart after the upgrade keeps from_pod" "$(prog_id from_pod)" "$new_from"
-expect_eq "restart after the upgrade keeps b's program" "$(attached "$hostb" ingress)" "$new_from"
+expect_eq "restart after the upgrade keeps b's program" "$(attached b ingress)" "$new_from"
 
 kill -INT "$pingpid" 2>/dev/null
 wait "$pingpid" 2>/dev/null
