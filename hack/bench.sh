@@ -11,6 +11,10 @@
 #   sluice:  node netns "s" (sluiced) ── sl… ══ pod s-1 … s-200   (BPF redirect)
 #   bridge:  node netns "b" ── cni0 bridge ══ pod b-1 … b-200     (host-local IPAM, no masq)
 #   floor:   netns v1 ══ veth ══ netns v2                         (10.250.0.1 ↔ .2)
+#   kernel path alone: node netns "x" ── xh1, xh2 ══ pods x1, x2  (10.251.0.2 ↔ .3)
+#            Sluice's topology and hook, but a one-line program that only
+#            bpf_redirect_peer()s (hack/bench/redirect_attach.c): Sluice over
+#            it is what Sluice's own per-packet work costs.
 #
 # Other benchmark sections, run afterwards with BUILD exported, each printing
 # its own table with ratios: hack/bench/feed.sh (issue 3: the controller
@@ -30,7 +34,8 @@
 # client and server on the last CPU, the default; split: client on CPU 0,
 # server on CPU 1; none: where the scheduler puts them),
 # BENCH_OUT (markdown summary, default $BUILD/bench.md), BENCH_EXTRA=0 (only
-# this script's part, without the other sections).
+# this script's part, without the other sections), BENCH_ATTACH (tc, the
+# default, or tcx: sluiced's --attach, and the kernel-path setup's hook).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -51,6 +56,14 @@ E2E_PFX=bn$$
 # shellcheck source=../tests/e2e/lib.sh
 source tests/e2e/lib.sh
 E2E_FINISHED=1 # no test summary: this is not a test
+ATTACH=${BENCH_ATTACH:-tc}
+E2E_SLUICED_ARGS="--attach $ATTACH"
+RA_BIN=$BUILD/bench/redirect_attach
+make -s BUILD="$BUILD" "$BUILD/skel/bench_redirect.skel.h" "$BUILD/libsluice.a" >/dev/null &&
+	mkdir -p "$BUILD/bench" &&
+	cc -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -Ilib -I"$BUILD/skel" \
+		hack/bench/redirect_attach.c "$BUILD/libsluice.a" -lbpf -lelf -lz -o "$RA_BIN" ||
+	{ echo "hack/bench.sh: couldn't build $RA_BIN" >&2; exit 1; }
 
 # stats FILE: "median p99" of the numbers in FILE (nearest-rank).
 stats() {
@@ -65,7 +78,9 @@ best() { local how=$1; shift; printf '%s\n' "$@" | sort -g | if [ "$how" = min ]
 # median VALUES...: median of the arguments.
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "nan"; else printf "%.2f", a / b }'; }
-verdict() { awk -v r="$1" -v t="$2" -v dir="$3" 'BEGIN { ok = (dir == "le") ? (r <= t) : (r >= t); print ok ? "met" : "NOT met" }'; }
+verdict() { awk -v r="$1" -v t="$2" -v dir="$3" 'BEGIN {
+	if (r !~ /^[0-9.]+$/ || r + 0 == 0) { print "no figure"; exit }
+	ok = (dir == "le") ? (r <= t) : (r >= t); print ok ? "met" : "NOT met" }'; }
 
 # ---- set-up ---------------------------------------------------------------------------
 echo "bench: setting up (sluiced node, bridge node, $PODS pod namespaces each) ..."
@@ -106,12 +121,30 @@ ip -n "$v1" link add veth0 type veth peer name veth0 netns "$v2"
 for n in "$v1" "$v2"; do ip -n "$n" link set lo up; ip -n "$n" link set veth0 up; done
 ip -n "$v1" addr add 10.250.0.1/24 dev veth0
 ip -n "$v2" addr add 10.250.0.2/24 dev veth0
-declare -A SRV=([sluice]=$s2 [bridge]=$b2 [veth]=$v2) CLI=([sluice]=$s1 [bridge]=$b1 [veth]=$v1)
-declare -A DST=([sluice]=$(ip_of_netns "$s2" eth0) [bridge]=$(ip_of_netns "$b2" eth0) [veth]=10.250.0.2)
-echo "bench: traffic endpoints: sluice ${DST[sluice]}, bridge ${DST[bridge]}, veth ${DST[veth]}"
+# The kernel path alone: pods wired as Sluice wires them (address /32,
+# default route via the gateway, permanent gateway neighbour), host veths
+# whose ingress redirects to the other pod.
+x=$E2E_PFX-x x1=$E2E_PFX-x1 x2=$E2E_PFX-x2
+for n in "$x" "$x1" "$x2"; do ip netns add "$n" && E2E_NETNS+=("$n") && ip -n "$n" link set lo up; done
+for i in 1 2; do
+	p=$E2E_PFX-x$i
+	ip -n "$x" link add "xh$i" type veth peer name eth0 netns "$p"
+	ip -n "$x" link set "xh$i" up
+	ip -n "$p" link set eth0 up
+	ip -n "$p" addr add "10.251.0.$((i + 1))/32" dev eth0
+	ip -n "$p" route add default via 10.251.0.1 dev eth0 onlink
+	ip -n "$p" neigh add 10.251.0.1 dev eth0 nud permanent \
+		lladdr "$(ip -n "$x" -br link show dev "xh$i" | awk '{print $3}')"
+done
+ip netns exec "$x" "$RA_BIN" xh1 xh2 "$ATTACH" && ip netns exec "$x" "$RA_BIN" xh2 xh1 "$ATTACH" ||
+	{ echo "bench: couldn't attach the kernel-path programs" >&2; exit 1; }
+SYSTEMS=(sluice bridge veth bpf)
+declare -A SRV=([sluice]=$s2 [bridge]=$b2 [veth]=$v2 [bpf]=$x2) CLI=([sluice]=$s1 [bridge]=$b1 [veth]=$v1 [bpf]=$x1)
+declare -A DST=([sluice]=$(ip_of_netns "$s2" eth0) [bridge]=$(ip_of_netns "$b2" eth0) [veth]=10.250.0.2 [bpf]=10.251.0.3)
+echo "bench: traffic endpoints: sluice ${DST[sluice]}, bridge ${DST[bridge]}, veth ${DST[veth]}, kernel path ${DST[bpf]} (attach: $ATTACH)"
 # Sluice's pods run in the node's cgroup, where sluiced attached its socket
 # hooks, as a real pod's processes would be.
-declare -A CG=([sluice]=$(node_cgroup s) [bridge]= [veth]=)
+declare -A CG=([sluice]=$(node_cgroup s) [bridge]= [veth]= [bpf]=)
 # run_in K NETNS CMD...: run CMD in NETNS (and K's cgroup).
 run_in() { local k=$1 ns=$2; shift 2; e2e_argv "$ns" "${CG[$k]}"; "${E2E_ARGV[@]}" "$@"; }
 # Client and server on one CPU by default: across CPUs, every message
@@ -124,7 +157,7 @@ case ${BENCH_PIN:-same} in
 same) cli_cpu=(taskset -c "$(($(nproc) - 1))") srv_cpu=("${cli_cpu[@]}") ;;
 split) [ "$(nproc)" -ge 2 ] && cli_cpu=(taskset -c 0) srv_cpu=(taskset -c 1) ;;
 esac
-for k in sluice bridge veth; do
+for k in "${SYSTEMS[@]}"; do
 	e2e_argv "${SRV[$k]}" "${CG[$k]}"
 	"${E2E_ARGV[@]}" "${srv_cpu[@]}" sockperf sr --tcp -i "${DST[$k]}" -p 11111 >/dev/null 2>&1 &
 	E2E_PIDS+=($!)
@@ -135,26 +168,26 @@ for k in sluice bridge veth; do
 done
 sleep 1
 
-# Each round runs the three request/response tests back to back, then the
-# three streams: the machine's speed drifts by tens of percent over
+# Each round runs the four request/response tests back to back, then the
+# four streams: the machine's speed drifts by tens of percent over
 # seconds, so a ratio of two figures from the same round ("paired") cancels
 # the drift that a ratio of two best-ofs from different minutes keeps.
 declare -A LAT=() BPS=() LATR=() BPSR=() # LATR[k.round], BPSR[k.round]
 for ((r = 1; r <= REPS; r++)); do
-	for k in sluice bridge veth; do
+	for k in "${SYSTEMS[@]}"; do
 		l=$(run_in "$k" "${CLI[$k]}" timeout $((SECS + 20)) "${cli_cpu[@]}" sockperf pp --tcp -i "${DST[$k]}" -p 11111 -t "$SECS" 2>&1 |
 			sed -n 's/.*Summary: Latency is \([0-9.]*\) usec.*/\1/p')
 		LAT[$k]+="${l:-nan} " LATR[$k.$r]=${l:-0}
 	done
-	for k in sluice bridge veth; do
+	for k in "${SYSTEMS[@]}"; do
 		bps=$(run_in "$k" "${CLI[$k]}" timeout $((SECS + 20)) "${cli_cpu[@]}" iperf3 -c "${DST[$k]}" -p 5201 -t "$SECS" -J 2>/dev/null |
 			jq -r '.end.sum_received.bits_per_second // empty')
 		BPS[$k]+="${bps:-0} " BPSR[$k.$r]=${bps:-0}
 	done
-	echo "bench: round $r one-way latency (us) / stream (Gbit/s): $(for k in sluice bridge veth; do
+	echo "bench: round $r one-way latency (us) / stream (Gbit/s): $(for k in "${SYSTEMS[@]}"; do
 		printf '%s %s / %s  ' "$k" "${LATR[$k.$r]}" "$(awk -v b="${BPSR[$k.$r]}" 'BEGIN { printf "%.2f", b / 1e9 }')"; done)"
 done
-for k in sluice bridge veth; do
+for k in "${SYSTEMS[@]}"; do
 	# shellcheck disable=SC2086
 	R[${k}_lat]=$(best min ${LAT[$k]})
 	# shellcheck disable=SC2086
@@ -181,6 +214,9 @@ R[rr_b_pair]=$(paired LATR sluice bridge 1)
 R[rr_v_pair]=$(paired LATR sluice veth 1)
 R[st_b_pair]=$(paired BPSR sluice bridge 0)
 R[st_v_pair]=$(paired BPSR sluice veth 0)
+R[rr_x_pair]=$(paired LATR sluice bpf 1)
+R[rr_xv_pair]=$(paired LATR bpf veth 1)
+R[rr_xb_pair]=$(paired LATR bpf bridge 1)
 
 # ---- DEL ----------------------------------------------------------------------------
 echo "bench: DEL x$PODS (sluice, then bridge)"
@@ -211,6 +247,10 @@ r_st_v=$(ratio "${R[sluice_gbps]}" "${R[veth_gbps]}")
 	echo "| TCP stream, best round (Gbit/s) | ${R[sluice_gbps]} | ${R[bridge_gbps]} | ${R[veth_gbps]} | $r_st_b | $r_st_v | |"
 	echo "| TCP stream, paired median | | | | ${R[st_b_pair]} | ${R[st_v_pair]} | ≥ 1.0× bridge: $(verdict "${R[st_b_pair]}" 1.0 ge) |"
 	echo "| TCP stream, median (Gbit/s) | ${R[sluice_gbps_med]} | ${R[bridge_gbps_med]} | ${R[veth_gbps_med]} | | | |"
+	echo
+	echo "The kernel path alone (Sluice's veths and $ATTACH hook, a program that only calls bpf_redirect_peer):"
+	echo "request/response best round ${R[bpf_rr]} trans/s; paired: ${R[rr_xv_pair]}× the floor, ${R[rr_xb_pair]}× the bridge;"
+	echo "Sluice over it: ${R[rr_x_pair]} (what Sluice's own per-packet work costs)."
 } | tee "$OUT"
 echo "bench: summary written to $OUT"
 
