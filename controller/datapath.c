@@ -17,8 +17,11 @@
  * caller refills the maps the new ones read (endpoints, model, policy).
  * Then datapath_commit() updates the cgroup links in place, re-attaches the
  * new programs on every host veth with BPF_TC_F_REPLACE and writes the
- * marker; datapath_abort() undoes a start that fails before that. A crash
- * half-way leaves the old marker, so the next start redoes the upgrade. */
+ * marker; datapath_abort() undoes a start that fails before that. The old
+ * marker is removed before anything is pinned: a crash half-way leaves
+ * none, so whichever build starts next (this one again, or the previous
+ * one rolled back to) loads, pins and attaches its own programs instead of
+ * trusting pins of a half-done upgrade. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -539,6 +542,28 @@ static void compute_build_id(void)
 	snprintf(dp_build, sizeof(dp_build), "%016llx", (unsigned long long)h);
 }
 
+/* The old marker would make the previous build reuse the programs this
+ * start pinned: without one, whichever build starts next loads its own. */
+static void remove_markers(void)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s", ctl.bpffs, SL_PIN_PROGS_DIR);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "build-", 6))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/%s", ctl.bpffs, SL_PIN_PROGS_DIR, de->d_name);
+		if (rmdir(path) < 0)
+			pr_warn("couldn't remove the build marker %s: %s\n", path, strerror(errno));
+	}
+	closedir(d);
+}
+
 /* The build recorded by the marker dir, "" when none. */
 static void read_marker(char *out, size_t len)
 {
@@ -1001,8 +1026,10 @@ int datapath_init(void)
 		pr_info("datapath build %s already pinned under %s: reusing it\n", dp_build,
 			ctl.bpffs);
 	} else {
-		if (marker[0])
+		if (marker[0]) {
 			pr_info("upgrading the datapath from build %s to %s\n", marker, dp_build);
+			remove_markers();
+		}
 		ret = load_and_pin(objs);
 		if (ret)
 			goto out;
@@ -1061,33 +1088,11 @@ int datapath_commit(void)
 	endpoints_foreach(reattach_one, &failed);
 	close_objects();
 	if (failed) {
-		/* Keep the old marker: the next start tries again. */
+		/* After an upgrade no marker: the next start loads again. */
 		pr_warn("%d endpoints still run the previous programs\n", failed);
 		return 0;
 	}
 	return write_marker();
-}
-
-/* The old marker would make the previous build reuse the programs this
- * start pinned: without one, whichever build starts next loads its own. */
-static void remove_markers(void)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "%s/%s", ctl.bpffs, SL_PIN_PROGS_DIR);
-	d = opendir(path);
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, "build-", 6))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s/%s", ctl.bpffs, SL_PIN_PROGS_DIR, de->d_name);
-		if (rmdir(path) < 0)
-			pr_warn("couldn't remove the build marker %s: %s\n", path, strerror(errno));
-	}
-	closedir(d);
 }
 
 void datapath_abort(void)

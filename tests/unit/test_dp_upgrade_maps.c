@@ -517,3 +517,28 @@ Test(upgrade_maps, abort_gives_the_old_maps_back)
 	/* A commit after an abort has nothing to commit. */
 	cr_expect_lt(datapath_commit(), 0, "datapath_commit() after datapath_abort() succeeded");
 }
+
+/* A start killed between datapath_init() and datapath_commit() (SIGKILL,
+ * a crash): the new programs are pinned but the old marker must be gone,
+ * or the previous build, rolled back to, would take the new programs for
+ * its own and attach them. Without a marker every build loads its own. */
+Test(upgrade_maps, no_marker_while_an_upgrade_is_half_done)
+{
+	char path[PATH_MAX];
+	struct links before;
+	__u32 old_svc;
+	int ret;
+
+	previous_build(&before, &old_svc);
+	snprintf(path, sizeof(path), "%s/progs/build-0123456789abcdef", bpffs);
+	cr_assert_eq(mkdir(path, 0700), 0, "pinning a marker of another build: %s",
+		     strerror(errno));
+	cr_assert(any_marker());
+	ret = datapath_init();
+	cr_assert_eq(ret, 0, "upgrade: datapath_init() = %d (%s)", ret, strerror(-ret));
+	cr_expect_not(any_marker(), "a build marker is left while the upgrade is half done");
+	ret = datapath_commit();
+	cr_assert_eq(ret, 0, "upgrade: datapath_commit() = %d (%s)", ret, strerror(-ret));
+	cr_expect(any_marker(), "no build marker after the commit");
+	cr_expect_neq(access(path, F_OK), 0, "the other build's marker came back");
+}
