@@ -956,7 +956,7 @@ static int req_get(const json_t *req, json_t *reply, char *err, size_t errlen)
 	const char *ns = json_string_value(json_object_get(req, "namespace"));
 	const char *pod = json_string_value(json_object_get(req, "pod"));
 	const struct endpoint *ep;
-	json_t *o;
+	json_t *o, *dp;
 
 	if (cid) {
 		ep = find_ep(cid, ifname ? ifname : "eth0", NULL);
@@ -977,15 +977,25 @@ static int req_get(const json_t *req, json_t *reply, char *err, size_t errlen)
 			 "endpoint.get: give containerID (and ifname) or namespace and pod");
 		return -EINVAL;
 	}
-	/* Not part of the record: what the host veth runs now. */
+	/* Not part of the record: what the host veth runs now (null when the
+	 * veth is gone). */
+	dp = datapath_veth_json(ep->host_ifindex, ep->host_ifname);
 	o = ep_to_json(ep);
-	if (!o || json_object_set_new(o, "datapath",
-				      datapath_veth_json(ep->host_ifindex, ep->host_ifname)) ||
-	    json_object_set_new(reply, "endpoint", o)) {
-		snprintf(err, errlen, "endpoint.get: out of memory");
-		return -ENOMEM;
+	if (!o) {
+		json_decref(dp);
+		goto oom;
 	}
+	/* json_object_set_new() takes the value even when it fails. */
+	if (json_object_set_new(o, "datapath", dp ? dp : json_null())) {
+		json_decref(o);
+		goto oom;
+	}
+	if (json_object_set_new(reply, "endpoint", o))
+		goto oom;
 	return 0;
+oom:
+	snprintf(err, errlen, "endpoint.get: out of memory");
+	return -ENOMEM;
 }
 
 static int req_list(const json_t *req, json_t *reply, char *err, size_t errlen)

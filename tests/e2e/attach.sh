@@ -91,6 +91,13 @@ expect_ok "the restart put it back" runs a tc
 expect_ok "CHECK a passes again" pod_check default a
 expect_ok "the connection echoes" conn_echo repaired
 
+# ---- a veth that is gone ------------------------------------------------------------------
+expect_ok "c's netns goes away without a DEL" pod_destroy default c
+dp_c() { cnictl_j node1 endpoint get default/c | jq -c '.datapath'; }
+dp_c_gone() { [ "$(dp_c)" = null ]; }
+retry_until 5 dp_c_gone
+expect_eq "endpoint get c still answers, with no datapath" "$(dp_c)" null
+
 # ---- bad flags -------------------------------------------------------------------------
 out=$("$SLUICED_BIN" --attach xdp 2>&1)
 expect_eq "--attach xdp: usage error (exit 2)" "$?" 2
