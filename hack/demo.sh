@@ -78,6 +78,7 @@ pause
 
 bold "4. what cnictl sees"
 ctl endpoint list
+ctl endpoint get demo/web   # the record, and what its host veth runs now
 ctl bpf map dump sluice_ep
 ctl bpf map dump sluice_metrics
 ctl bpf map dump sluice_ep_stats
