@@ -85,7 +85,7 @@ rt_stop_containerd() {
 # still runs), containerd, its shims and pause processes, its mounts, the
 # sandbox cgroups and netns. lib.sh's trap then removes the node and $E2E_ROOT.
 rt_cleanup() {
-	local id pid m d ns
+	local id m d
 	if [ -n "$CTD_PID" ] && kill -0 "$CTD_PID" 2>/dev/null && [ -S "$CTD_SOCK" ]; then
 		for id in $(cri list 2>/dev/null); do
 			cri stop "$id" >/dev/null 2>&1
@@ -93,20 +93,7 @@ rt_cleanup() {
 		done
 	fi
 	rt_stop_containerd
-	for pid in $(rt_pids_of_ours); do kill -KILL "$pid" 2>/dev/null; done
-	for m in $(rt_mounts_below "$R"); do umount "$m" 2>/dev/null || umount -l "$m"; done
-	for d in /sys/fs/cgroup/*"$CG_PARENT"/* /sys/fs/cgroup/*"$CG_PARENT"; do
-		[ -d "$d" ] && rmdir "$d" 2>/dev/null
-	done
-	for ns in "${RT_NETNS[@]}"; do
-		[ -e "/run/netns/$ns" ] && ip netns del "$ns" 2>/dev/null
-	done
-	# Netns the runtime made for a sandbox we never learnt about (it died,
-	# or the script was stopped mid-way): new since we started, and empty.
-	for ns in $(rt_runtime_netns); do
-		case " $RT_NETNS_BEFORE " in *" $ns "*) continue ;; esac
-		[ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && ip netns del "$ns" 2>/dev/null
-	done
+	rt_cleanup_leftovers
 	# When containerd died before tearing a sandbox down, libcni's cached
 	# results and the shim's socket stay behind: remove ours (sandbox IDs are
 	# unique; sockets that appeared during this run).

@@ -52,6 +52,29 @@ rt_mounts_below() {
 	awk -v d="$1" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r
 }
 
+# rt_cleanup_leftovers: what a runtime test may leave behind, whether the
+# runtime tore its sandboxes down or not: processes of ours
+# (rt_pids_of_ours), mounts below $R, the cgroups under $CG_PARENT, the
+# netns in RT_NETNS, and netns the runtime made that are new since
+# RT_NETNS_BEFORE and empty (rt_runtime_netns). The caller defines those.
+rt_cleanup_leftovers() {
+	local pid m d ns
+	for pid in $(rt_pids_of_ours); do kill -KILL "$pid" 2>/dev/null; done
+	for m in $(rt_mounts_below "$R"); do umount "$m" 2>/dev/null || umount -l "$m"; done
+	for d in /sys/fs/cgroup/*"$CG_PARENT"/* /sys/fs/cgroup/*"$CG_PARENT"; do
+		[ -d "$d" ] && rmdir "$d" 2>/dev/null
+	done
+	for ns in "${RT_NETNS[@]}"; do
+		[ -e "/run/netns/$ns" ] && ip netns del "$ns" 2>/dev/null
+	done
+	# Netns the runtime made for a sandbox we never learnt about (it died,
+	# or the script was stopped mid-way): new since we started, and empty.
+	for ns in $(rt_runtime_netns); do
+		case " $RT_NETNS_BEFORE " in *" $ns "*) continue ;; esac
+		[ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && ip netns del "$ns" 2>/dev/null
+	done
+}
+
 # calls CMD [CID]: the tap's records (JSON lines, in call order), optionally
 # only CMD calls for container CID.
 calls() {

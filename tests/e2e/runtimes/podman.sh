@@ -107,24 +107,11 @@ RT_NETNS_BEFORE=$(rt_runtime_netns | tr '\n' ' ')
 # container process, mount, cgroup and netns left. lib.sh's trap then removes
 # the node and $E2E_ROOT.
 rt_cleanup() {
-	local pid m d ns
+	local id
 	if [ -n "${NODE_NS:-}" ] && [ -e "$R/containers.conf" ]; then
 		pm rm -af -t 0 >/dev/null 2>&1
 	fi
-	for pid in $(rt_pids_of_ours); do kill -KILL "$pid" 2>/dev/null; done
-	for m in $(rt_mounts_below "$R"); do umount "$m" 2>/dev/null || umount -l "$m"; done
-	for d in /sys/fs/cgroup/*"$CG_PARENT"/* /sys/fs/cgroup/*"$CG_PARENT"; do
-		[ -d "$d" ] && rmdir "$d" 2>/dev/null
-	done
-	for ns in "${RT_NETNS[@]}"; do
-		[ -e "/run/netns/$ns" ] && ip netns del "$ns" 2>/dev/null
-	done
-	# Netns the runtime made for a sandbox we never learnt about (it died,
-	# or the script was stopped mid-way): new since we started, and empty.
-	for ns in $(rt_runtime_netns); do
-		case " $RT_NETNS_BEFORE " in *" $ns "*) continue ;; esac
-		[ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && ip netns del "$ns" 2>/dev/null
-	done
+	rt_cleanup_leftovers
 	# libcni's cached results of containers podman could not tear down
 	# (container IDs are unique).
 	for id in "${RT_IDS[@]}"; do rm -f /var/lib/cni/results/*-"$id"-*; done
