@@ -123,7 +123,7 @@ static const struct cmd ep_verbs[] = {
     {.name = "list", .help = "endpoints on this node (-v: more columns)", .run = ep_list},
     {.name = "get",
      .args = "ID|CONTAINER-ID|NS/POD",
-     .help = "one endpoint, every field",
+     .help = "one endpoint, every field, and the programs its host veth runs (tc or tcx)",
      .run = ep_get},
     {0},
 };
