@@ -199,22 +199,38 @@ for k in "${SYSTEMS[@]}"; do
 	# sockperf reports half the round trip; transactions/s = 1e6 / (2 * latency).
 	R[${k}_rr]=$(awk -v l="${R[${k}_lat]}" 'BEGIN { if (l > 0) printf "%.0f", 1e6 / (2 * l); else print 0 }')
 done
-# paired ARRAY A B INVERT: median over rounds of ARRAY[A.r] / ARRAY[B.r]
-# (INVERT=1: B / A, for latencies, so that > 1 means A is faster).
-paired() {
+# ratios ARRAY A B INVERT: the per-round ratios ARRAY[A.r] / ARRAY[B.r],
+# sorted (INVERT=1: B / A, for latencies, so that > 1 means A is faster).
+ratios() {
 	local -n arr=$1
 	local r a b
 	for ((r = 1; r <= REPS; r++)); do
 		a=${arr[$2.$r]:-0} b=${arr[$3.$r]:-0}
 		[ "$4" = 1 ] && { local t=$a; a=$b b=$t; }
 		awk -v a="$a" -v b="$b" 'BEGIN { if (a > 0 && b > 0) printf "%.4f\n", a / b }'
-	done | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+	done | sort -g
+}
+# paired ARRAY A B INVERT: the median of those ratios (what targets judge).
+paired() {
+	ratios "$@" | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# spread ARRAY A B INVERT: "P25–P75" of those ratios (nearest rank): how far
+# one round's ratio strays on this machine.
+spread() {
+	ratios "$@" | awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit }
+		lo = int(0.25 * NR + 0.999999); hi = int(0.75 * NR + 0.999999)
+		if (lo < 1) lo = 1; if (hi > NR) hi = NR
+		printf "%.2f–%.2f", v[lo], v[hi] }'
 }
 R[rr_b_pair]=$(paired LATR sluice bridge 1)
 R[rr_v_pair]=$(paired LATR sluice veth 1)
 R[st_b_pair]=$(paired BPSR sluice bridge 0)
 R[st_v_pair]=$(paired BPSR sluice veth 0)
 R[rr_x_pair]=$(paired LATR sluice bpf 1)
+for k in rr_b:LATR:bridge:1 rr_v:LATR:veth:1 st_b:BPSR:bridge:0 st_v:BPSR:veth:0 rr_x:LATR:bpf:1; do
+	IFS=: read -r key arr other inv <<<"$k"
+	R[${key}_iqr]=$(spread "$arr" sluice "$other" "$inv")
+done
 R[rr_xv_pair]=$(paired LATR bpf veth 1)
 R[rr_xb_pair]=$(paired LATR bpf bridge 1)
 
@@ -242,15 +258,15 @@ r_st_v=$(ratio "${R[sluice_gbps]}" "${R[veth_gbps]}")
 	echo "| DEL median / p99 (ms) | ${R[s_del_med]} / ${R[s_del_p99]} | ${R[b_del_med]} / ${R[b_del_p99]} | – | $(ratio "${R[s_del_med]}" "${R[b_del_med]}") | – | |"
 	echo "| ADD+DEL median (ms) | $s_sum | $b_sum | – | $r_cni | – | ≤ 0.30× bridge: $(verdict "$r_cni" 0.3 le) |"
 	echo "| TCP request/response, best round (trans/s) | ${R[sluice_rr]} | ${R[bridge_rr]} | ${R[veth_rr]} | $r_rr_b | $r_rr_v | |"
-	echo "| TCP request/response, paired median | | | | ${R[rr_b_pair]} | ${R[rr_v_pair]} | ≥ 1.2× bridge: $(verdict "${R[rr_b_pair]}" 1.2 ge); ≥ 0.95× floor: $(verdict "${R[rr_v_pair]}" 0.95 ge) |"
+	echo "| TCP request/response, paired median (P25–P75) | | | | ${R[rr_b_pair]} (${R[rr_b_iqr]}) | ${R[rr_v_pair]} (${R[rr_v_iqr]}) | ≥ 1.2× bridge: $(verdict "${R[rr_b_pair]}" 1.2 ge); ≥ 0.95× floor: $(verdict "${R[rr_v_pair]}" 0.95 ge) |"
 	echo "| TCP one-way latency, best / median (µs) | ${R[sluice_lat]} / ${R[sluice_lat_med]} | ${R[bridge_lat]} / ${R[bridge_lat_med]} | ${R[veth_lat]} / ${R[veth_lat_med]} | | | |"
 	echo "| TCP stream, best round (Gbit/s) | ${R[sluice_gbps]} | ${R[bridge_gbps]} | ${R[veth_gbps]} | $r_st_b | $r_st_v | |"
-	echo "| TCP stream, paired median | | | | ${R[st_b_pair]} | ${R[st_v_pair]} | ≥ 1.0× bridge: $(verdict "${R[st_b_pair]}" 1.0 ge) |"
+	echo "| TCP stream, paired median (P25–P75) | | | | ${R[st_b_pair]} (${R[st_b_iqr]}) | ${R[st_v_pair]} (${R[st_v_iqr]}) | ≥ 1.0× bridge: $(verdict "${R[st_b_pair]}" 1.0 ge) |"
 	echo "| TCP stream, median (Gbit/s) | ${R[sluice_gbps_med]} | ${R[bridge_gbps_med]} | ${R[veth_gbps_med]} | | | |"
 	echo
 	echo "The kernel path alone (Sluice's veths and $ATTACH hook, a program that only calls bpf_redirect_peer):"
 	echo "request/response best round ${R[bpf_rr]} trans/s; paired: ${R[rr_xv_pair]}× the floor, ${R[rr_xb_pair]}× the bridge;"
-	echo "Sluice over it: ${R[rr_x_pair]} (what Sluice's own per-packet work costs)."
+	echo "Sluice over it: ${R[rr_x_pair]} (P25–P75 ${R[rr_x_iqr]}; what Sluice's own per-packet work costs)."
 } | tee "$OUT"
 echo "bench: summary written to $OUT"
 
