@@ -156,19 +156,18 @@ static int tc_find(int ifindex, bool ingress, uint32_t *id)
 	return 1;
 }
 
-static int tc_attach(int ifindex, bool ingress, int prog_fd, const char **what)
+static int tc_attach(int ifindex, bool ingress, int prog_fd, uint32_t prog_id,
+		     const char **what)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 		    .attach_point = ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SL_TC_HANDLE, .priority = SL_TC_PRIORITY,
 		    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
-	struct bpf_prog_info info = {0};
-	uint32_t len = sizeof(info), id;
+	uint32_t id;
 	int err;
 
 	/* Already there: a replace would be a no-op, but needs no doing. */
-	if (!bpf_obj_get_info_by_fd(prog_fd, &info, &len) && tc_find(ifindex, ingress, &id) > 0 &&
-	    id == info.id)
+	if (tc_find(ifindex, ingress, &id) > 0 && id == prog_id)
 		return 0;
 	/* One clsact qdisc serves both directions. */
 	err = bpf_tc_hook_create(&hook);
@@ -272,7 +271,7 @@ int sl_attach(int ifindex, bool ingress, int prog_fd, enum sl_attach_mode mode,
 		if (!err && (err = tc_detach(ifindex, ingress)))
 			*what = "remove the tc filter";
 	} else {
-		err = tc_attach(ifindex, ingress, prog_fd, what);
+		err = tc_attach(ifindex, ingress, prog_fd, id, what);
 		if (!err && (err = tcx_detach(ifindex, ingress, name)))
 			*what = "remove the tcx program";
 	}
